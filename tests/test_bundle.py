@@ -1,0 +1,158 @@
+"""Bundles: atomic writes, exact round trips, clear errors for damaged folders."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from symsim_widgets.bundle import Bundle, BundleError, read_manifest
+
+
+def _bundle(n: int = 5, seed: int = 0) -> Bundle:
+    rng = np.random.default_rng(seed)
+    items = pd.DataFrame(
+        {
+            "source": [f"/data/μ-image {i}.tif" for i in range(n)],
+            "frame": np.arange(n),
+            "scale": ["full"] * (n - 2) + ["0.5"] * 2,
+            "x": np.zeros(n, int),
+            "y": np.zeros(n, int),
+            "w": np.full(n, 64),
+            "h": np.full(n, 48),
+        }
+    )
+    errors = pd.DataFrame({"source": ["/data/broken.png"], "reason": ["truncated PNG"]})
+    thumbs = [rng.integers(0, 256, (48, 64), dtype=np.uint8) for _ in range(n - 1)]
+    thumbs.append(rng.integers(0, 256, (32, 64, 3), dtype=np.uint8))
+    embeddings = {
+        "natural": rng.normal(size=(n, 7)).astype(np.float32),
+        "symmetry": rng.normal(size=(n, 3)).astype(np.float32),
+    }
+    return Bundle(items, errors, embeddings, thumbs, primary="natural", info={"model": "x"})
+
+
+def test_round_trip_is_exact(tmp_path):
+    original = _bundle()
+    path = original.save(tmp_path / "b.symsim")
+    loaded = Bundle.load(path)
+    pd.testing.assert_frame_equal(loaded.items, original.items, check_dtype=False)
+    pd.testing.assert_frame_equal(loaded.errors, original.errors, check_dtype=False)
+    for name, array in original.embeddings.items():
+        np.testing.assert_array_equal(loaded.embeddings[name], array)
+    assert len(loaded.thumbnails) == len(original.thumbnails)
+    for a, b in zip(loaded.thumbnails, original.thumbnails, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.primary == "natural"
+    assert loaded.info == {"model": "x"}
+    assert loaded.features is loaded.embeddings["natural"]
+
+
+def test_no_errors_round_trip(tmp_path):
+    b = _bundle()
+    b.errors = pd.DataFrame(columns=["source", "reason"])
+    loaded = Bundle.load(b.save(tmp_path / "b"))
+    assert len(loaded.errors) == 0
+    assert list(loaded.errors.columns) == ["source", "reason"]
+
+
+def test_refuses_to_overwrite_without_permission(tmp_path):
+    path = _bundle(seed=1).save(tmp_path / "b")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        _bundle(seed=2).save(path)
+    # The old bundle is untouched.
+    np.testing.assert_array_equal(
+        Bundle.load(path).embeddings["natural"], _bundle(seed=1).embeddings["natural"]
+    )
+    _bundle(seed=2).save(path, overwrite=True)
+    np.testing.assert_array_equal(
+        Bundle.load(path).embeddings["natural"], _bundle(seed=2).embeddings["natural"]
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # no leftovers
+
+
+def test_never_replaces_a_folder_that_is_not_a_bundle(tmp_path):
+    precious = tmp_path / "my data"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a symsim bundle"):
+        _bundle().save(precious, overwrite=True)
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_failed_write_leaves_no_bundle_and_keeps_the_old_one(tmp_path):
+    path = _bundle(seed=1).save(tmp_path / "b")
+    broken = _bundle(seed=2)
+    broken.info = {"unstorable": object()}  # the manifest cannot be written
+    with pytest.raises(TypeError):
+        broken.save(path, overwrite=True)
+    np.testing.assert_array_equal(
+        Bundle.load(path).embeddings["natural"], _bundle(seed=1).embeddings["natural"]
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: (p / "manifest.json").unlink(), "not a symsim bundle"),
+        (lambda p: (p / "manifest.json").write_text("{not json"), "corrupt manifest"),
+        (lambda p: (p / "embeddings.npz").write_bytes(b"PK\x03\x04 truncated"), "embeddings.npz"),
+        (lambda p: (p / "thumbnails.npz").unlink(), "thumbnails.npz: missing"),
+        (lambda p: (p / "items.csv").write_text("source\nonly-one-row\n"), "manifest says 5"),
+    ],
+)
+def test_damaged_bundles_give_specific_messages(tmp_path, change, message):
+    path = _bundle().save(tmp_path / "b")
+    change(path)
+    with pytest.raises(BundleError, match=message):
+        Bundle.load(path)
+
+
+def test_newer_format_is_refused_with_advice(tmp_path):
+    path = _bundle().save(tmp_path / "b")
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="upgrade"):
+        read_manifest(path)
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(BundleError, match="no such bundle"):
+        Bundle.load(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("embeddings", "message"),
+    [
+        ({"natural": np.zeros((4, 3), np.float32)}, r"expected \(5, D\)"),
+        ({"natural": np.full((5, 3), np.nan, np.float32)}, "non-finite values in rows 0, 1"),
+        ({}, "at least one"),
+        ({"other": np.zeros((5, 3), np.float32)}, "primary embedding 'natural'"),
+    ],
+)
+def test_inconsistent_bundles_are_rejected(embeddings, message):
+    b = _bundle()
+    with pytest.raises(BundleError, match=message):
+        Bundle(b.items, b.errors, embeddings, b.thumbnails, primary="natural")
+
+
+def test_summary_counts(tmp_path):
+    summary = Bundle.load(_bundle().save(tmp_path / "b")).summary()
+    assert summary["items"] == 5
+    assert summary["sources"] == 5
+    assert summary["scales"] == {"full": 3, "0.5": 2}
+    assert summary["errors"] == [{"source": "/data/broken.png", "reason": "truncated PNG"}]
+    json.dumps(summary)  # JSON-ready
+
+
+def test_bundle_files_never_need_pickle(tmp_path):
+    path = _bundle().save(tmp_path / "b")
+    for name in ("embeddings.npz", "thumbnails.npz"):
+        with np.load(os.path.join(path, name), allow_pickle=False) as data:
+            for key in data.files:
+                assert data[key].dtype != object
