@@ -1,0 +1,129 @@
+"""Name the wallpaper group of images with the shipped symmetry network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DEFAULT_WEIGHTS", "classify_symmetry", "load_classifier"]
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "symmetry.pt"
+
+_LOADED: dict[tuple[str, float, str], tuple[Any, dict]] = {}
+
+
+def _default_weights() -> Path:
+    """The checkpoint the model registry uses (``SYMSIM_SYMMETRY_WEIGHTS`` or the package's
+    ``weights/symmetry.pt``)."""
+    try:
+        from symsim_widgets.models.symmetry import weights_path
+    except ImportError:  # pragma: no cover - the models package is part of the install
+        return DEFAULT_WEIGHTS
+    return weights_path()
+
+
+def _missing_weights_error(path: Path) -> Exception:
+    message = (
+        f"the symmetry weights are not shipped in this installation (no file {path}). "
+        "Train them with `symsim train-symmetry --out RUN --install`, or point "
+        "SYMSIM_SYMMETRY_WEIGHTS at a checkpoint."
+    )
+    try:
+        from symsim_widgets.models import ModelUnavailableError
+    except ImportError:  # pragma: no cover - the models package is part of the install
+        return RuntimeError(message)
+    return ModelUnavailableError(message)
+
+
+def _resolve_device(device: str):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_classifier(weights: str | os.PathLike | None = None, device: str = "auto"):
+    """``(model, metadata)`` for ``weights`` (default: the registry's symmetry checkpoint,
+    ``SYMSIM_SYMMETRY_WEIGHTS`` or the package's ``weights/symmetry.pt``).
+
+    Loaded once per (path, modification time, device) and kept.
+    """
+    from symsim_widgets.symmetry.network import load_checkpoint
+
+    path = Path(weights) if weights is not None else _default_weights()
+    if not path.exists():
+        raise _missing_weights_error(path)
+    dev = _resolve_device(device)
+    key = (str(path.resolve()), path.stat().st_mtime, str(dev))
+    if key not in _LOADED:
+        _LOADED[key] = load_checkpoint(path, device=dev)
+    return _LOADED[key]
+
+
+def classify_symmetry(
+    images: Any,
+    *,
+    weights: str | os.PathLike | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+) -> pd.DataFrame:
+    """Classify each image into one of the 17 wallpaper groups.
+
+    Parameters
+    ----------
+    images : anything :meth:`symsim_widgets.collection.Collection.coerce` accepts (a
+        Collection, a folder, a list of paths, a list of 2-D/3-D arrays or a 3-D stack).
+    weights : checkpoint path; default the one the model registry uses
+        (``SYMSIM_SYMMETRY_WEIGHTS`` or the package's ``weights/symmetry.pt``). When it is
+        missing, :class:`~symsim_widgets.models.ModelUnavailableError` is raised, as by
+        ``load_model("symmetry")``.
+    device : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
+    batch_size : images per forward pass.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per item of the collection, in order: ``group`` (the most probable),
+        ``confidence`` (its probability) and ``p_<group>`` for every group (rows sum to 1).
+        Colour images are averaged to grey; each image's largest centred square is
+        resized to the network's input size (see :func:`network.preprocess`).
+
+    Examples
+    --------
+    >>> from symsim_widgets.symmetry import generate_wallpaper
+    >>> image, _ = generate_wallpaper("p4m", 96, rng=0)
+    >>> table = classify_symmetry([image])  # doctest: +SKIP
+    >>> table.loc[0, "group"]  # doctest: +SKIP
+    'p4m'
+    """
+    import torch
+
+    from symsim_widgets.collection import Collection
+    from symsim_widgets.symmetry.network import preprocess
+
+    model, meta = load_classifier(weights, device)
+    names = list(meta["class_names"])
+    collection = Collection.coerce(images)
+    dev = next(model.parameters()).device
+    probs = np.zeros((len(collection), len(names)), dtype=np.float64)
+    with torch.no_grad():
+        for start in range(0, len(collection), batch_size):
+            idx = range(start, min(start + batch_size, len(collection)))
+            x = preprocess([collection.image(i) for i in idx], meta).to(dev)
+            logits = model(x).float()
+            probs[start : start + len(idx)] = torch.softmax(logits, dim=1).cpu().numpy()
+    best = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=int)
+    frame = pd.DataFrame(
+        {
+            "group": pd.Series([names[k] for k in best], dtype=object),
+            "confidence": probs[np.arange(len(best)), best],
+        }
+    )
+    for j, name in enumerate(names):
+        frame[f"p_{name}"] = probs[:, j]
+    return frame

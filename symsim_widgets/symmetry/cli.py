@@ -1,0 +1,237 @@
+"""``symsim train-symmetry`` and ``symsim classify``: parsers and runners.
+
+The main command line (:mod:`symsim_widgets.cli`) adds these to its sub-commands; each
+``run_*`` returns the exit status (0 success, 1 nothing could be done, 2 usage error).
+torch is imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from symsim_widgets.symmetry.config import MOTIF_SOURCES, TrainConfig
+
+__all__ = ["configure_classify_parser", "configure_train_parser", "run_classify", "run_train"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _usage(command: str, message: str) -> int:
+    print(f"symsim {command}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# --------------------------------------------------------------------------- train
+def configure_train_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``train-symmetry`` options to ``parser``."""
+    d = TrainConfig()
+    parser.add_argument(
+        "--out",
+        "-o",
+        required=True,
+        metavar="DIR",
+        help="run directory (state, checkpoint, metrics, confusion.png)",
+    )
+    parser.add_argument("--steps", type=int, default=d.steps, help="optimiser steps")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=d.input_size,
+        help="pattern size in pixels (the network's input size)",
+    )
+    parser.add_argument("--arch", default=d.arch, choices=["resnet18", "resnet34", "resnet50"])
+    parser.add_argument("--stem", default=d.stem, choices=["standard", "small"])
+    parser.add_argument(
+        "--width",
+        type=int,
+        default=d.width,
+        help="first-stage width (64: torchvision's ResNet; less for quick tests)",
+    )
+    parser.add_argument("--lr", type=float, default=d.lr, help="peak AdamW learning rate")
+    parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    parser.add_argument("--warmup", type=int, default=d.warmup, help="linear warm-up steps")
+    parser.add_argument(
+        "--train-sources",
+        nargs="+",
+        default=list(d.train_sources),
+        choices=MOTIF_SOURCES,
+        metavar="SOURCE",
+        help=f"motif sources for training ({', '.join(MOTIF_SOURCES)}); the "
+        "others make the out-of-distribution evaluation set",
+    )
+    parser.add_argument(
+        "--cells",
+        nargs=2,
+        type=float,
+        default=list(d.cells),
+        metavar=("MIN", "MAX"),
+        help="cells across the image",
+    )
+    parser.add_argument(
+        "--min-cell-px",
+        type=float,
+        default=d.min_cell_px,
+        help="smallest cell, in pixels (caps the number of cells across)",
+    )
+    parser.add_argument("--corruption-strength", type=float, default=d.corruption_strength)
+    parser.add_argument("--seed", type=int, default=d.seed, help="training data and init seed")
+    parser.add_argument("--test-seed", type=int, default=d.test_seed)
+    parser.add_argument("--test-per-group", type=int, default=d.test_per_group)
+    parser.add_argument("--variant-per-group", type=int, default=d.variant_per_group)
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=d.eval_every,
+        help="held-out evaluation every N steps (0: only at the end)",
+    )
+    parser.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    parser.add_argument("--log-every", type=int, default=d.log_every)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="DataLoader workers generating patterns (default: CPUs - 1)",
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--no-amp", action="store_true", help="train in float32")
+    parser.add_argument(
+        "--no-resume", action="store_true", help="start afresh even if DIR holds a saved state"
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="save the state and stop after this long (resume later)",
+    )
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="copy the final checkpoint to the package's weights/symmetry.pt",
+    )
+    parser.add_argument("--quiet", action="store_true")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Run ``symsim train-symmetry``."""
+    from symsim_widgets.symmetry.classify import DEFAULT_WEIGHTS
+    from symsim_widgets.symmetry.training import train_symmetry
+
+    if args.steps < 1 or args.batch_size < 1 or args.input_size < 16:
+        return _usage("train-symmetry", "--steps, --batch-size >= 1 and --input-size >= 16")
+    command = _train_command(args)
+    result = train_symmetry(
+        args.out,
+        resume=not args.no_resume,
+        progress=not args.quiet,
+        install_to=DEFAULT_WEIGHTS if args.install else None,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        input_size=args.input_size,
+        arch=args.arch,
+        stem=args.stem,
+        width=args.width,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        warmup=args.warmup,
+        train_sources=tuple(args.train_sources),
+        cells=tuple(args.cells),
+        min_cell_px=args.min_cell_px,
+        corruption_strength=args.corruption_strength,
+        seed=args.seed,
+        test_seed=args.test_seed,
+        test_per_group=args.test_per_group,
+        variant_per_group=args.variant_per_group,
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every,
+        workers=args.workers,
+        device=args.device,
+        amp=not args.no_amp,
+        time_limit=args.time_limit,
+        command=command,
+    )
+    if not result.get("finished"):
+        print(f"stopped at step {result['step']}; run the same command again to resume",
+              file=sys.stderr)  # fmt: skip
+    return EXIT_OK
+
+
+def _train_command(args: argparse.Namespace) -> str:
+    """The exact command that reproduces this run, every option spelled out."""
+    import shlex
+
+    words = ["symsim", "train-symmetry", "--out", str(args.out)]
+    for name in (
+        "steps", "batch_size", "input_size", "arch", "stem", "width", "lr", "weight_decay",
+        "warmup", "min_cell_px", "corruption_strength", "seed", "test_seed", "test_per_group",
+        "variant_per_group", "eval_every", "checkpoint_every", "log_every", "workers",
+        "device", "time_limit",
+    ):  # fmt: skip
+        value = getattr(args, name)
+        if value is not None:
+            words += ["--" + name.replace("_", "-"), str(value)]
+    words += ["--train-sources", *args.train_sources]
+    words += ["--cells", *(f"{c:g}" for c in args.cells)]
+    for flag in ("no_amp", "no_resume", "install", "quiet"):
+        if getattr(args, flag):
+            words.append("--" + flag.replace("_", "-"))
+    return shlex.join(words)
+
+
+# --------------------------------------------------------------------------- classify
+def configure_classify_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``classify`` options to ``parser``."""
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per line: path, group, confidence"
+    )
+    parser.add_argument(
+        "--weights",
+        default=None,
+        metavar="PATH",
+        help="checkpoint (default: the package's weights/symmetry.pt)",
+    )
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=64)
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    """Run ``symsim classify``: one line (or JSON object) per image item."""
+    from symsim_widgets.collection import Collection
+    from symsim_widgets.symmetry.classify import classify_symmetry
+
+    missing = [p for p in args.inputs if not Path(p).exists()]
+    for p in missing:
+        print(f"symsim classify: {p}: no such file or folder", file=sys.stderr)
+    inputs = [p for p in args.inputs if Path(p).exists()]
+    if not inputs:
+        return EXIT_FAILED
+    collection = Collection.from_paths(inputs, progress=False)
+    for row in collection.errors.itertuples():
+        print(f"symsim classify: {row.source}: {row.reason}", file=sys.stderr)
+    if len(collection) == 0:
+        print("symsim classify: no image could be read", file=sys.stderr)
+        return EXIT_FAILED
+    result = classify_symmetry(
+        collection, weights=args.weights, device=args.device, batch_size=args.batch_size
+    )
+    items = collection.items
+    multi = items.groupby("source")["frame"].transform("nunique") > 1
+    for i, row in result.iterrows():
+        item = items.iloc[i]
+        record = {"path": str(item["source"])}
+        if multi.iloc[i]:
+            record["frame"] = int(item["frame"])
+        record["group"] = row["group"]
+        record["confidence"] = round(float(row["confidence"]), 6)
+        if args.json:
+            print(json.dumps(record))
+        else:
+            where = f"[{record['frame']}]" if "frame" in record else ""
+            print(f"{record['path']}{where}\t{record['group']}\t{record['confidence']:.3f}")
+    return EXIT_OK

@@ -1,0 +1,49 @@
+"""Light-weight constants and the training configuration (no numpy, scipy or torch), so
+that building the command-line parsers stays instant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["MOTIF_SOURCES", "TrainConfig"]
+
+# Where the generator's motifs come from: patches of scikit-image's sample images, random
+# anisotropic Gaussian atoms, random power-law fields.
+MOTIF_SOURCES: tuple[str, ...] = ("image", "blobs", "field")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in the state and the recipe)."""
+
+    steps: int = 20_000
+    batch_size: int = 64
+    input_size: int = 96
+    arch: str = "resnet18"
+    stem: str = "standard"
+    width: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup: int = 500
+    label_smoothing: float = 0.05
+    train_sources: tuple[str, ...] = ("image", "blobs")
+    cells: tuple[float, float] = (3.0, 12.0)
+    min_cell_px: float = 16.0
+    corruption_strength: float = 1.0
+    seed: int = 0
+    test_seed: int = 20_260_000
+    test_per_group: int = 200
+    variant_per_group: int = 100
+    eval_every: int = 0
+    checkpoint_every: int = 500
+    log_every: int = 50
+    workers: int | None = None
+    device: str = "auto"
+    amp: bool = True
+    time_limit: float | None = None  # minutes; stop (resumably) after this long
+    command: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def holdout_sources(self) -> tuple[str, ...]:
+        return tuple(s for s in MOTIF_SOURCES if s not in self.train_sources)

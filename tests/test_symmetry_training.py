@@ -1,0 +1,201 @@
+"""Smoke tests of the symmetry network, its checkpoint, training and classification.
+
+Tiny models (first-stage width 4) on tiny patterns (32 px), a few steps on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from symsim_widgets.symmetry import WALLPAPER_GROUPS, generate_wallpaper  # noqa: E402
+from symsim_widgets.symmetry import cli as symmetry_cli  # noqa: E402
+from symsim_widgets.symmetry.classify import classify_symmetry  # noqa: E402
+from symsim_widgets.symmetry.network import (  # noqa: E402
+    REQUIRED_METADATA,
+    SymmetryNet,
+    load_checkpoint,
+    preprocess,
+    save_checkpoint,
+    weights_sha256,
+)
+from symsim_widgets.symmetry.training import train_symmetry  # noqa: E402
+
+TINY = dict(
+    steps=3,
+    batch_size=4,
+    input_size=32,
+    width=4,
+    warmup=2,
+    test_per_group=1,
+    variant_per_group=1,
+    workers=0,
+    log_every=1,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """A tiny training run through the command-line runner."""
+    out = tmp_path_factory.mktemp("run")
+    parser = argparse.ArgumentParser()
+    symmetry_cli.configure_train_parser(parser)
+    args = parser.parse_args(
+        ["--out", str(out), "--steps", "3", "--batch-size", "4", "--input-size", "32",
+         "--width", "4", "--warmup", "2", "--test-per-group", "1", "--variant-per-group",
+         "1", "--workers", "0", "--log-every", "1", "--quiet"]
+    )  # fmt: skip
+    assert symmetry_cli.run_train(args) == 0
+    return out
+
+
+def test_training_writes_checkpoint_metrics_and_confusion(tiny_run):
+    for name in ("symmetry.pt", "train_state.pt", "metrics.json", "confusion.png", "log.jsonl"):
+        assert (tiny_run / name).exists(), name
+    log = [json.loads(line) for line in (tiny_run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]
+    assert all(r["images_per_s"] > 0 for r in log)
+    state = torch.load(tiny_run / "train_state.pt", weights_only=False)
+    assert state["step"] == 3
+
+
+def test_resume_continues_to_the_same_state(tiny_run, tmp_path):
+    # stop after the first step (time limit), then resume: same state as straight through
+    # (no evaluation variants here: they do not change training, and take time)
+    tiny = {**TINY, "variant_per_group": 0}
+    first = train_symmetry(tmp_path, progress=False, time_limit=1e-9, **tiny)
+    assert first == {"finished": False, "step": 1, "state": str(tmp_path / "train_state.pt")}
+    assert torch.load(tmp_path / "train_state.pt", weights_only=False)["step"] == 1
+    meta = train_symmetry(tmp_path, progress=False, **tiny)
+    assert set(meta["accuracy"]) == {"held_out", "history"}
+    assert meta["finished"]
+    resumed = torch.load(tmp_path / "train_state.pt", weights_only=False)
+    straight = torch.load(tiny_run / "train_state.pt", weights_only=False)
+    assert resumed["step"] == straight["step"] == 3
+    for k, v in straight["model"].items():
+        assert torch.equal(v, resumed["model"][k]), k
+    opt_a = straight["optimizer"]["state"]
+    opt_b = resumed["optimizer"]["state"]
+    assert opt_a.keys() == opt_b.keys()
+    for k in opt_a:
+        assert torch.equal(opt_a[k]["exp_avg"], opt_b[k]["exp_avg"])
+    assert straight["scheduler"]["last_epoch"] == resumed["scheduler"]["last_epoch"] == 3
+    _, m1 = load_checkpoint(tiny_run / "symmetry.pt")
+    assert m1["weights_sha256"] == meta["weights_sha256"]
+    # a different run in the same folder is refused
+    with pytest.raises(ValueError, match="different run"):
+        train_symmetry(tmp_path, progress=False, **{**tiny, "seed": 1})
+
+
+def test_checkpoint_round_trip(tiny_run):
+    model, meta = load_checkpoint(tiny_run / "symmetry.pt")
+    assert not model.training
+    for key in REQUIRED_METADATA:
+        assert key in meta, key
+    assert meta["class_names"] == list(WALLPAPER_GROUPS)
+    assert meta["input_size"] == 32 and meta["in_channels"] == 1
+    assert meta["arch"] == "resnet18"
+    recipe = meta["recipe"]
+    assert recipe["command"].startswith("symsim train-symmetry --out ")
+    assert recipe["seeds"] == {"train": 0, "test": 20_260_000}
+    assert recipe["steps"] == 3
+    acc = meta["accuracy"]
+    for name in ("held_out", "rotated", "noisy", "ood_source"):
+        assert 0.0 <= acc[name]["overall"] <= 1.0
+        assert set(acc[name]["per_group"]) == set(WALLPAPER_GROUPS)
+    assert acc["ood_source"]["sources"] == ["field"]
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        logits = model(x)
+    assert feats.shape == (2, model.feature_dim)
+    assert logits.shape == (2, 17)
+    # save again: same weights, same hash
+    again = save_checkpoint(tiny_run / "again.pt", model, meta)
+    assert again["weights_sha256"] == meta["weights_sha256"]
+    # a tampered file is detected
+    obj = torch.load(tiny_run / "again.pt", weights_only=True)
+    name = next(k for k, v in obj["state_dict"].items() if v.is_floating_point())
+    obj["state_dict"][name] = obj["state_dict"][name] + 1
+    torch.save(obj, tiny_run / "tampered.pt")
+    with pytest.raises(ValueError, match="sha256"):
+        load_checkpoint(tiny_run / "tampered.pt")
+
+
+def test_full_size_checkpoint_fits_the_budget(tmp_path):
+    model = SymmetryNet("resnet18")
+    assert model.feature_dim == 512
+    meta = save_checkpoint(
+        tmp_path / "full.pt",
+        model,
+        {"input_size": 96, "mean": [0.5], "std": [0.25], "class_names": list(WALLPAPER_GROUPS),
+         "recipe": {}, "accuracy": {}},
+    )  # fmt: skip
+    assert (tmp_path / "full.pt").stat().st_size <= 25_000_000
+    obj = torch.load(tmp_path / "full.pt", weights_only=True)
+    floats = [v for v in obj["state_dict"].values() if v.is_floating_point()]
+    assert all(v.dtype == torch.float16 for v in floats)
+    assert weights_sha256(obj["state_dict"]) == meta["weights_sha256"]
+    with pytest.raises(ValueError, match="lacks"):
+        save_checkpoint(tmp_path / "bad.pt", model, {"input_size": 96})
+
+
+def test_preprocess_handles_grey_colour_and_rectangles():
+    meta = {"input_size": 32, "in_channels": 1, "mean": [0.5], "std": [0.25]}
+    imgs = [
+        np.full((40, 60), 0.5, np.float32),
+        np.ones((64, 64, 3), np.float32),
+        np.zeros((20, 20)),
+    ]
+    x = preprocess(imgs, meta)
+    assert x.shape == (3, 1, 32, 32) and x.dtype == torch.float32
+    np.testing.assert_allclose(x[0].numpy(), 0.0, atol=1e-6)
+    np.testing.assert_allclose(x[1].numpy(), 2.0, atol=1e-6)
+    np.testing.assert_allclose(x[2].numpy(), -2.0, atol=1e-6)
+
+
+def test_classify_symmetry_columns_and_probabilities(tiny_run):
+    images = [generate_wallpaper(g, 48, rng=k)[0] for k, g in enumerate(("p4m", "p2", "p6"))]
+    images.append(np.dstack([images[0]] * 3)[:40])  # colour, not square
+    df = classify_symmetry(images, weights=tiny_run / "symmetry.pt", device="cpu")
+    assert len(df) == 4
+    assert list(df.columns[:2]) == ["group", "confidence"]
+    prob_cols = [f"p_{g}" for g in WALLPAPER_GROUPS]
+    assert list(df.columns[2:]) == prob_cols
+    np.testing.assert_allclose(df[prob_cols].sum(axis=1), 1.0, rtol=1e-5)
+    assert df["group"].isin(WALLPAPER_GROUPS).all()
+    best = df[prob_cols].to_numpy().argmax(axis=1)
+    assert list(df["group"]) == [WALLPAPER_GROUPS[k] for k in best]
+
+
+def test_classify_without_weights_says_so(tmp_path):
+    with pytest.raises(RuntimeError, match="not shipped"):
+        classify_symmetry([np.zeros((32, 32))], weights=tmp_path / "missing.pt")
+
+
+def test_classify_command_json(tiny_run, tmp_path, capsys):
+    from PIL import Image
+
+    paths = []
+    for k, g in enumerate(("pmg", "p31m")):
+        img, _ = generate_wallpaper(g, 48, rng=k)
+        p = tmp_path / f"{g}.png"
+        Image.fromarray((img * 255).astype(np.uint8)).save(p)
+        paths.append(str(p))
+    parser = argparse.ArgumentParser()
+    symmetry_cli.configure_classify_parser(parser)
+    args = parser.parse_args(
+        [*paths, str(tmp_path / "nope.png"), "--json", "--weights", str(tiny_run / "symmetry.pt")]
+    )
+    assert symmetry_cli.run_classify(args) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r["path"] for r in lines] == paths
+    assert all(r["group"] in WALLPAPER_GROUPS and 0 < r["confidence"] <= 1 for r in lines)
+    assert "nope.png" in captured.err
