@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -678,7 +679,9 @@ class Collection:
             int(row["source_width"]),
             int(row["source_height"]),
         )
-        if whole and source.format == "jpeg" and (src, int(row["frame"])) not in self._cache:
+        # Whole JPEG frames are always decoded in draft mode here (never taken from the
+        # frame cache), so the result does not depend on what happens to be cached.
+        if whole and source.format == "jpeg":
             with io.open_image(source.path, max_pixels=self._max_pixels) as reader:
                 raw = reader.read(int(row["frame"]), min_side=max_side)
             if (src, int(row["frame"])) in self._grey and raw.ndim == 3:
@@ -686,8 +689,10 @@ class Collection:
         else:
             raw = self.raw(i)
         step = max(1, max(raw.shape[:2]) // (2 * max_side))
-        limits = io.robust_limits(raw[::step, ::step])
-        return io.resize_longest(io.normalize(raw[::step, ::step], limits=limits), max_side)
+        limits = io.robust_limits(raw[::step, ::step])  # statistics: a strided sample will do
+        # Block means (not strided sampling) before the final resize, so fine lattices
+        # do not alias into false patterns.
+        return io.resize_longest(io.normalize(_block_mean(raw, step), limits=limits), max_side)
 
     def thumbnail(self, i: int) -> np.ndarray:
         """uint8 thumbnail of item ``i`` (longest side ``thumbnail_size``), made at
@@ -748,3 +753,15 @@ class Collection:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._init_cache()
+
+
+def _block_mean(raw: np.ndarray, step: int) -> np.ndarray:
+    """Mean over ``step`` x ``step`` blocks (NaN-aware); the ragged border is dropped."""
+    if step == 1:
+        return raw
+    h, w = (raw.shape[0] // step) * step, (raw.shape[1] // step) * step
+    blocks = np.asarray(raw[:h, :w], dtype=np.float64)
+    blocks = blocks.reshape(h // step, step, w // step, step, *raw.shape[2:])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
+        return np.nanmean(blocks, axis=(1, 3)).astype(np.float32)

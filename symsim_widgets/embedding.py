@@ -1,0 +1,478 @@
+"""Embeddings of a collection: batched, prefetched, cached, optionally on a Dask cluster.
+
+:func:`embed` returns one row per item of ``Collection.coerce(images)``. Each item's vector
+is looked up in the :class:`~symsim_widgets.cache.EmbeddingCache` under its content hash
+and the model fingerprint; only the missing ones are computed, and each computed batch is
+written to the cache as soon as it is done (an interrupted run keeps what it finished).
+
+Computing overlaps decoding and inference: a small thread pool decodes the next batches
+(``Collection.image``, crop/resize/normalise by :meth:`FeatureModel.prepare`) while the
+model runs on the current one. Items whose long side is more than four times what the
+model needs are decoded at a reduced size (``Collection.image(i, max_side=...)``, a
+deterministic function of the item's shape).
+
+``model="symmetry+natural"`` embeds and caches both branches separately and joins them with
+:func:`combine_features`; :func:`embed_branches` returns the raw branches so a widget can
+re-weight them without embedding again.
+
+With ``client=`` (a ``dask.distributed.Client``) the missing items are cut into shards
+(``Collection.subset``, which pickles paths, not pixels) and computed on the workers; each
+worker process loads the model once (:func:`~symsim_widgets.models.load_model` memoises it)
+and the caller writes the results to its cache. Workers must see the same image paths
+and have symsim_widgets (and the model's weights) installed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import warnings
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symsim_widgets.cache import EmbeddingCache
+
+__all__ = ["combine_features", "embed", "embed_branches", "resolve_cache"]
+
+#: Jobs with at least this many items use the TorchScript-frozen model on CPU.
+FAST_MIN_ITEMS = 128
+
+#: Largest number of items sent to a Dask worker in one task.
+SHARD_MAX = 512
+
+#: Relative floor of the per-dimension standard deviation in :func:`combine_features`
+#: (a fraction of the mean standard deviation over dimensions).
+STD_FLOOR = 0.05
+
+
+def resolve_cache(cache: Any) -> EmbeddingCache | None:
+    """``True`` -> the default cache, ``False``/``None`` -> no cache, a path -> a cache
+    there, an :class:`EmbeddingCache` -> itself."""
+    if cache is True:
+        return EmbeddingCache()
+    if cache is False or cache is None:
+        return None
+    if isinstance(cache, EmbeddingCache):
+        return cache
+    if isinstance(cache, (str, os.PathLike)):
+        return EmbeddingCache(Path(cache))
+    raise TypeError(
+        f"cache must be True, False, a path or an EmbeddingCache, not {type(cache).__name__}"
+    )
+
+
+def combine_features(
+    symmetry: np.ndarray,
+    natural: np.ndarray,
+    weight: float = 0.5,
+    *,
+    std_floor: float = STD_FLOOR,
+) -> np.ndarray:
+    """Join two feature blocks so that squared distances blend linearly.
+
+    Each block is standardised per dimension over the rows given (centred and divided by
+    its standard deviation, floored at ``std_floor`` times the block's mean standard
+    deviation; skipped when there are fewer than 2 rows), then every row is L2-normalised,
+    and the blocks are concatenated scaled by ``sqrt(weight)`` and ``sqrt(1 - weight)``.
+    For rows ``a``, ``b``: ``|a - b|^2 = weight * |s_a - s_b|^2 + (1 - weight) *
+    |n_a - n_b|^2`` where ``s``, ``n`` are the normalised blocks.
+
+    Parameters
+    ----------
+    symmetry, natural : array-like, shape (n, d1) and (n, d2)
+        Raw features of the same n items (e.g. from :func:`embed_branches`).
+    weight : float in [0, 1]
+        Share of the first block (1: symmetry only, 0: natural only).
+    std_floor : float
+        Relative floor of the standard deviations.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, d1 + d2)`` float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> s, n = rng.random((5, 3)), rng.random((5, 4))
+    >>> z = combine_features(s, n, weight=0.25)
+    >>> z.shape, bool(np.allclose((z ** 2).sum(axis=1), 1.0))
+    ((5, 7), True)
+    """
+    if not 0.0 <= float(weight) <= 1.0:
+        raise ValueError(f"weight must be in [0, 1], got {weight}")
+    blocks = []
+    for name, x, w in (("symmetry", symmetry, weight), ("natural", natural, 1.0 - weight)):
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2:
+            raise ValueError(f"{name} features must be 2-D, got shape {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} features contain NaN or infinity")
+        if len(x) >= 2:
+            sd = x.std(axis=0)
+            floor = max(std_floor * float(sd.mean()), 1e-12)
+            x = (x - x.mean(axis=0)) / np.maximum(sd, floor)
+        norm = np.linalg.norm(x, axis=1, keepdims=True)
+        x = x / np.maximum(norm, 1e-12)
+        blocks.append(x * math.sqrt(float(w)))
+    if len(blocks[0]) != len(blocks[1]):
+        raise ValueError(f"{len(blocks[0])} symmetry rows but {len(blocks[1])} natural rows")
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+# -- computing --------------------------------------------------------------------------
+
+
+def _load(collection: Any, i: int, need: int) -> np.ndarray:
+    """Model input of item ``i``, decoded at a reduced size when it is much larger than
+    the model needs (``need`` = the model's input side)."""
+    w = int(collection.items["w"].iat[i])
+    h = int(collection.items["h"].iat[i])
+    long, short = max(w, h), max(1, min(w, h))
+    enough = math.ceil(2 * need * long / short)  # short side >= twice the input
+    if long > 2 * enough:
+        return collection.image(i, max_side=enough)
+    return collection.image(i)
+
+
+def _loader_threads() -> int:
+    from symsim_widgets.models.device import usable_cores
+
+    return max(1, min(4, usable_cores() // 2))
+
+
+def compute_features(
+    collection: Any,
+    indices: Sequence[int],
+    model: Any,
+    *,
+    batch_size: int | None = None,
+    progress: bool = False,
+    on_batch: Callable[[np.ndarray, np.ndarray], None] | None = None,
+    desc: str | None = None,
+) -> np.ndarray:
+    """Features of ``collection`` items ``indices`` with ``model`` (no cache).
+
+    Decoding and preparation of the next batches run in a thread pool while the model
+    runs. ``on_batch(indices, vectors)`` is called after every batch.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(indices), model.dim)`` float32.
+    """
+    import torch
+
+    from symsim_widgets.models.device import auto_batch_size
+
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    out = np.empty((len(idx), model.dim), dtype=np.float32)
+    if len(idx) == 0:
+        return out
+    need = max(model.input_size)
+    pin = model.device.type == "cuda"
+
+    def prepare(part: np.ndarray) -> torch.Tensor:
+        x = model.prepare([_load(collection, int(i), need) for i in part])
+        return x.pin_memory() if pin else x
+
+    if batch_size is None:
+        if model.device.type == "cuda":
+            first = prepare(idx[: min(8, len(idx))])
+            batch_size = auto_batch_size(model.device, model.features, first)
+        else:
+            batch_size = auto_batch_size(model.device)
+    batch_size = max(1, int(batch_size))
+    starts = list(range(0, len(idx), batch_size))
+    # the frozen CPU graph costs ~0.3 s to build and profiles its first runs per shape
+    fast = len(idx) >= FAST_MIN_ITEMS
+    bar = _progress_bar(len(idx), progress, desc or f"embedding ({model.name})")
+    workers = _loader_threads()
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="symsim-decode") as pool:
+            pending: deque[tuple[int, Any]] = deque()
+            queue = iter(starts)
+            for s in queue:
+                pending.append((s, pool.submit(prepare, idx[s : s + batch_size])))
+                if len(pending) > workers:
+                    break
+            while pending:
+                s, fut = pending.popleft()
+                x = fut.result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(prepare, idx[nxt : nxt + batch_size])))
+                vec = model.features(x, fast=fast).numpy()
+                out[s : s + len(vec)] = vec
+                if on_batch is not None:
+                    on_batch(idx[s : s + len(vec)], vec)
+                bar.update(len(vec))
+    finally:
+        bar.close()
+    return out
+
+
+def _progress_bar(total: int, enabled: bool, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", disable=not enabled or total == 0)
+
+
+def _embed_shard(
+    collection: Any, model_name: str, device: Any, batch_size: int | None
+) -> tuple[str, np.ndarray]:
+    """Runs on a Dask worker: features of every item of ``collection`` (a shard)."""
+    from symsim_widgets.models import load_model
+
+    model = load_model(model_name, device=device)
+    return model.fingerprint, compute_features(
+        collection, range(len(collection)), model, batch_size=batch_size
+    )
+
+
+def _on_client(
+    client: Any,
+    collection: Any,
+    todo: np.ndarray,
+    model: Any,
+    device: Any,
+    batch_size: int | None,
+    progress: bool,
+    store: Callable[[np.ndarray, np.ndarray], None],
+) -> np.ndarray:
+    from distributed import as_completed
+
+    n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+    # about four shards per worker for balance; at most SHARD_MAX items per task, as a
+    # shard pickles its items' thumbnails
+    per = min(SHARD_MAX, max(1, math.ceil(len(todo) / (4 * n_workers))))
+    shards = [todo[s : s + per] for s in range(0, len(todo), per)]
+    futures = {}
+    for part in shards:
+        fut = client.submit(
+            _embed_shard, collection.subset(part), model.name, device, batch_size, pure=False
+        )
+        futures[fut] = part
+    out = np.empty((len(todo), model.dim), np.float32)
+    where = {int(i): k for k, i in enumerate(todo)}
+    bar = _progress_bar(len(todo), progress, f"embedding ({model.name}, dask)")
+    try:
+        for fut in as_completed(list(futures)):
+            fingerprint, vec = fut.result()
+            if fingerprint != model.fingerprint:
+                raise RuntimeError(
+                    f"a Dask worker built model {model.name!r} with fingerprint "
+                    f"{fingerprint!r}, not {model.fingerprint!r}: workers need the same "
+                    "weights and symsim_widgets version as the client"
+                )
+            part = futures.pop(fut)
+            out[[where[int(i)] for i in part]] = vec
+            store(part, vec)
+            bar.update(len(part))
+    finally:
+        bar.close()
+        for fut in futures:
+            fut.cancel()
+    return out
+
+
+def _embed_one(
+    collection: Any,
+    model: Any,
+    *,
+    device: Any,
+    cache: EmbeddingCache | None,
+    progress: bool,
+    client: Any,
+    batch_size: int | None,
+) -> np.ndarray:
+    keys = [str(k) for k in collection.items["content_hash"]]
+    n = len(keys)
+    if cache is not None:
+        found, vectors = cache.get_many(keys, model.fingerprint)
+        if vectors.shape[1] not in (0, model.dim):
+            raise RuntimeError(f"cache holds {vectors.shape[1]}-dim vectors for {model.name}")
+        out = vectors if vectors.shape[1] == model.dim else np.empty((n, model.dim), np.float32)
+    else:
+        found = np.zeros(n, bool)
+        out = np.empty((n, model.dim), np.float32)
+    # identical content is computed once
+    first: dict[str, int] = {}
+    for i in np.flatnonzero(~found):
+        first.setdefault(keys[i], int(i))
+    todo = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+    bad: list[int] = []
+    lock = threading.Lock()
+
+    def store(items: np.ndarray, vec: np.ndarray) -> None:
+        finite = np.isfinite(vec).all(axis=1)
+        if not finite.all():
+            with lock:
+                bad.extend(int(i) for i in items[~finite])
+        if cache is not None:
+            cache.put_many([keys[int(i)] for i in items], vec, model.fingerprint)
+
+    if len(todo):
+        if client is not None:
+            computed = _on_client(
+                client, collection, todo, model, device, batch_size, progress, store
+            )
+        else:
+            computed = compute_features(
+                collection,
+                todo,
+                model,
+                batch_size=batch_size,
+                progress=progress,
+                on_batch=store,
+            )
+        out[todo] = computed
+        missing = np.flatnonzero(~found)
+        src = np.asarray([first[keys[i]] for i in missing], dtype=np.int64)
+        out[missing] = out[src]
+    if bad:
+        warnings.warn(
+            f"model {model.name!r} gave non-finite features for {len(bad)} item(s) (first: "
+            f"{bad[:5]}); they are not cached",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return out
+
+
+def _prepare_call(images: Any, model: Any, device: Any, progress: bool) -> tuple[Any, Any]:
+    from symsim_widgets.collection import Collection
+    from symsim_widgets.models import CombinedModel, FeatureModel, load_model
+
+    collection = Collection.coerce(images, progress=progress)
+    if len(collection) == 0:
+        msg = "nothing to embed: the collection has no items"
+        errors = getattr(collection, "errors", None)
+        if errors is not None and len(errors):
+            first = errors.iloc[0]
+            msg += f" ({len(errors)} input(s) rejected, e.g. {first['source']}: {first['reason']})"
+        raise ValueError(msg)
+    if isinstance(model, str):
+        model = load_model(model, device=device)
+    elif not isinstance(model, (FeatureModel, CombinedModel)):
+        raise TypeError(
+            f"model must be a model name or a FeatureModel, not {type(model).__name__}"
+        )
+    return collection, model
+
+
+def embed_branches(
+    images: Any,
+    model: Any = "symmetry+natural",
+    *,
+    device: Any = "auto",
+    cache: Any = True,
+    progress: bool = True,
+    client: Any = None,
+    batch_size: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Raw features of every branch of ``model``, by branch name.
+
+    For a single model the dict has one entry. For ``"symmetry+natural"`` it has
+    ``"symmetry"`` and ``"natural"``; ``combine_features(b["symmetry"], b["natural"],
+    weight)`` re-weights them without embedding again. Parameters as in :func:`embed`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``{name: (N, D_name) float32}``.
+    """
+    from symsim_widgets.models import CombinedModel
+
+    collection, model = _prepare_call(images, model, device, progress)
+    store = resolve_cache(cache)
+    branches = model.branches if isinstance(model, CombinedModel) else (model,)
+    return {
+        b.name: _embed_one(
+            collection,
+            b,
+            device=device,
+            cache=store,
+            progress=progress,
+            client=client,
+            batch_size=batch_size,
+        )
+        for b in branches
+    }
+
+
+def embed(
+    images: Any,
+    model: Any = "symmetry+natural",
+    *,
+    device: Any = "auto",
+    cache: Any = True,
+    progress: bool = True,
+    client: Any = None,
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """Embed images: one feature vector per item.
+
+    Parameters
+    ----------
+    images : Collection, folder, list of paths, list of arrays or 3-D stack
+        Anything :meth:`Collection.coerce <symsim_widgets.collection.Collection.coerce>`
+        takes.
+    model : str, FeatureModel or CombinedModel
+        A name from :func:`~symsim_widgets.models.available_models`, or a loaded model.
+        ``"symmetry+natural"`` (default) needs the trained symmetry weights; ``"natural"``
+        always works.
+    device : {"auto", "cpu", "cuda", "mps"}
+        Where the model runs (also on Dask workers, resolved there).
+    cache : bool, path or EmbeddingCache
+        ``True``: the default cache (``$SYMSIM_CACHE_DIR/embeddings``); ``False``: none.
+    progress : bool
+        Show a progress bar.
+    client : dask.distributed.Client, optional
+        Compute missing items on the cluster.
+    batch_size : int, optional
+        Images per model call (default: 32 on CPU, from free memory on CUDA).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, D)`` float32, row ``i`` for item ``i``. For a combined model the rows are
+        :func:`combine_features` of the branches (weight ``model.weight``).
+
+    Raises
+    ------
+    ValueError
+        Unknown model (the message lists the available ones) or an empty collection.
+    ModelUnavailableError
+        The model's weights are not on this machine.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> imgs = [np.random.default_rng(i).random((64, 64)) for i in range(3)]
+    >>> embed(imgs, "natural", device="cpu", cache=False, progress=False).shape
+    (3, 1280)
+    """
+    from symsim_widgets.models import CombinedModel
+
+    collection, model = _prepare_call(images, model, device, progress)
+    branches = embed_branches(
+        collection,
+        model,
+        device=device,
+        cache=cache,
+        progress=progress,
+        client=client,
+        batch_size=batch_size,
+    )
+    if isinstance(model, CombinedModel):
+        a, b = (branches[m.name] for m in model.branches)
+        return combine_features(a, b, weight=model.weight)
+    return branches[model.name]

@@ -1,0 +1,886 @@
+"""2-D projection of embeddings: seeded UMAP on an exact kNN graph, or a fast PCA.
+
+:func:`project` is the convenient entry point; :class:`Projector` is the same thing as a
+scikit-learn style estimator (parameters in ``__init__``, work in ``fit``, results in
+attributes ending in ``_``).
+
+How a UMAP projection is made
+-----------------------------
+1. The input is validated (see :func:`project` for the exact rules and errors).
+2. Tiny or degenerate inputs get a layout without UMAP (see "Small and degenerate
+   inputs" in :func:`project`).
+3. The k nearest neighbours are found with torch (chunked matrix products; on CUDA when
+   present) for up to :data:`EXACT_KNN_MAX` points and the metrics in
+   :data:`EXACT_KNN_METRICS`: exactly (:func:`exact_knn`) while that costs at most
+   :data:`EXACT_KNN_WORK` multiply-adds or runs on CUDA, otherwise by an inverted-file
+   search with exact distances (:func:`fast_knn`, ~99.8 % recall on our benchmark data,
+   several times cheaper). Beyond that, or for other metrics, umap-learn's own search
+   (NNDescent) is used. The graph is handed to umap through ``precomputed_knn``.
+4. The start layout is the PCA layout (:func:`pca_layout`) or the given ``init``.
+5. ``umap.UMAP(random_state=seed, ...)`` optimises the layout (150 epochs, 100 above
+   10,000 points: :func:`default_n_epochs`). With a seed, umap runs single-threaded and
+   the result is bitwise reproducible on the same machine and library versions.
+
+umap-learn is imported lazily, the first time a UMAP projection is made, so
+``import symsim_widgets.projection`` stays cheap. Its numba functions are cached on disk
+(see :mod:`symsim_widgets._numba_cache`): the first projection on a machine compiles
+them (about half a minute); later processes load them. :func:`warm_up` does that
+compilation ahead of time.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "EXACT_KNN_MAX",
+    "EXACT_KNN_METRICS",
+    "EXACT_KNN_WORK",
+    "ProjectionWarning",
+    "Projector",
+    "exact_knn",
+    "fast_knn",
+    "pca_layout",
+    "project",
+    "warm_up",
+]
+
+#: Largest number of points whose kNN graph is computed exactly (with torch).
+EXACT_KNN_MAX = 50_000
+#: Above this many multiply-adds (N * N * D), ``knn="auto"`` on a CPU uses
+#: :func:`fast_knn` instead of :func:`exact_knn` (about 1 s of work on two cores).
+EXACT_KNN_WORK = 6e10
+#: Metrics the exact kNN supports; others fall back to umap-learn's own search.
+EXACT_KNN_METRICS = ("cosine", "correlation", "euclidean", "l2")
+#: UMAP keyword arguments that :class:`Projector` sets itself.
+_RESERVED_UMAP_PARAMS = ("random_state", "n_components", "precomputed_knn", "init")
+#: Rows used to find the principal axes of larger inputs in :func:`pca_layout`.
+_PCA_SAMPLE = 8192
+#: Scale of layouts made here: the largest absolute coordinate (umap-learn's own scale).
+_LAYOUT_RADIUS = 10.0
+
+
+class ProjectionWarning(UserWarning):
+    """Raised (once per call at most) when a projection falls back or adapts its settings."""
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_embeddings(embeddings: Any) -> np.ndarray:
+    """Return the input as a C-contiguous float32 (N, D) array or raise ValueError."""
+    try:
+        x = np.asarray(embeddings)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"embeddings must be a 2-D numeric array: {exc}") from exc
+    if x.ndim != 2:
+        raise ValueError(
+            f"embeddings must be a 2-D array of shape (n_points, n_features); got shape {x.shape}"
+        )
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ValueError(f"embeddings must be numeric; got dtype {x.dtype}")
+    if np.iscomplexobj(x):
+        raise ValueError("embeddings must be real-valued; got a complex array")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.size and not np.isfinite(x).all():
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        shown = ", ".join(str(i) for i in bad[:10])
+        more = f" and {bad.size - 10} more" if bad.size > 10 else ""
+        raise ValueError(
+            f"embeddings contain NaN or infinite values in {bad.size} row(s): {shown}{more}"
+        )
+    return x
+
+
+_INIT_NAMES = ("pca", "spectral", "random")
+
+
+def _as_init(init: Any, n: int) -> np.ndarray | str:
+    """Return ``init`` as a finite float64 (n, 2) array or a name; raise ValueError if bad."""
+    if init is None:
+        return "pca"
+    if isinstance(init, str):
+        if init not in _INIT_NAMES:
+            raise ValueError(f"init must be one of {_INIT_NAMES} or an (N, 2) array; got {init!r}")
+        return init
+    arr = np.asarray(init, dtype=np.float64)
+    if arr.shape != (n, 2):
+        raise ValueError(f"init must have shape ({n}, 2), one row per point; got {arr.shape}")
+    if not np.isfinite(arr).all():
+        bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+        raise ValueError(f"init contains NaN or infinite values in rows {bad[:10].tolist()}")
+    return arr
+
+
+# --------------------------------------------------------------------------- kNN
+
+
+def _torch_device(device: str):
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def _prepare_rows(x: np.ndarray, metric: str, device: str):
+    """Rows as a torch tensor, and half their squared norms for euclidean (else None).
+
+    Angular metrics: unit rows (a zero row stays zero, so it is at cosine distance 1 from
+    everything). Euclidean: rows centred on their mean, which keeps the expansion
+    ``|x - y|^2 = |x|^2 + |y|^2 - 2 x.y`` accurate in float32.
+    """
+    import torch
+
+    if metric not in EXACT_KNN_METRICS:
+        raise ValueError(f"exact kNN supports metrics {EXACT_KNN_METRICS}; got {metric!r}")
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(_torch_device(device))
+    if metric == "correlation":
+        t = t - t.mean(dim=1, keepdim=True)
+    if metric in ("cosine", "correlation"):
+        return t / t.norm(dim=1, keepdim=True).clamp_min(1e-30), None
+    t = t - t.mean(dim=0)
+    return t, 0.5 * (t * t).sum(dim=1)
+
+
+def _top_neighbours(t, k: int, half_sq, chunk_size: int | None):
+    """For each row of ``t``, the ``k`` other rows that are closest, best first.
+
+    Closeness is a score, larger is closer: the dot product for unit rows (angular
+    metrics) and ``x.y - |y|^2 / 2`` for euclidean (``half_sq`` holds ``|y|^2 / 2``),
+    which ranks like ``-|x - y|^2`` because ``|x|^2`` is the same along a row
+    (``|x - y|^2 = |x|^2 - 2 * score``). Returns (indices int64 tensor (N, k), scores
+    tensor (N, k)).
+    """
+    import torch
+
+    n = t.shape[0]
+    if chunk_size is None:  # one (chunk, N) block of scores is about 64 MB
+        chunk_size = max(1, min(n, (1 << 24) // max(n, 1)))
+    indices = torch.empty((n, k), dtype=torch.int64, device=t.device)
+    scores = torch.empty((n, k), dtype=t.dtype, device=t.device)
+    block = torch.empty((chunk_size, n), dtype=t.dtype, device=t.device)  # reused: no page
+    diagonal = torch.arange(chunk_size, device=t.device)  # faults on fresh memory each time
+    for start in range(0, n, chunk_size):
+        stop = min(n, start + chunk_size)
+        score = block[: stop - start]
+        if half_sq is None:
+            torch.mm(t[start:stop], t.T, out=score)
+        else:
+            torch.addmm(half_sq[None, :], t[start:stop], t.T, beta=-1.0, out=score)
+        rows = diagonal[: stop - start]
+        score[rows, rows + start] = -torch.inf  # the point itself is not its own neighbour
+        torch.topk(score, k, dim=1, out=(scores[start:stop], indices[start:stop]))
+    return indices, scores
+
+
+def _knn_result(idx, score, half_sq) -> tuple[np.ndarray, np.ndarray]:
+    """Put each point first (distance 0) and turn scores into distances."""
+    n, k = idx.shape
+    indices = np.empty((n, k + 1), dtype=np.int64)
+    distances = np.zeros((n, k + 1), dtype=np.float32)
+    indices[:, 0] = np.arange(n)
+    if k:
+        if half_sq is None:
+            dist = (1.0 - score).clamp_(0.0, 2.0)
+        else:
+            dist = (2 * half_sq[:, None] - 2 * score).clamp_(min=0.0).sqrt_()
+        indices[:, 1:] = idx.cpu().numpy()
+        distances[:, 1:] = dist.cpu().numpy()
+    return indices, distances
+
+
+def _check_k(n: int, n_neighbors: int) -> None:
+    if not 1 <= n_neighbors <= n:
+        raise ValueError(f"n_neighbors must be between 1 and {n}; got {n_neighbors}")
+
+
+def exact_knn(
+    embeddings: np.ndarray,
+    n_neighbors: int,
+    metric: str = "cosine",
+    *,
+    device: str = "auto",
+    chunk_size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours by chunked matrix products in torch.
+
+    Parameters
+    ----------
+    embeddings : numpy.ndarray, shape (N, D)
+        Finite values; converted to float32.
+    n_neighbors : int
+        Neighbours per point, the point itself included (umap-learn's convention);
+        1 <= n_neighbors <= N.
+    metric : {"cosine", "correlation", "euclidean", "l2"}
+        ``cosine`` is ``1 - cos(x, y)``; a zero vector is at distance 1 from every other
+        point. ``correlation`` is the cosine distance of the row-centred vectors.
+        ``euclidean`` (alias ``l2``) is the L2 distance.
+    device : str
+        ``"auto"`` (CUDA when available, else CPU) or a torch device string.
+    chunk_size : int, optional
+        Rows per matrix product; by default chosen so that one (chunk, N) block of scores
+        takes about 64 MB.
+
+    Returns
+    -------
+    indices : numpy.ndarray, shape (N, n_neighbors), int64
+        Row ``i`` starts with ``i`` itself, then the other points by increasing distance.
+    distances : numpy.ndarray, shape (N, n_neighbors), float32
+        The matching distances; column 0 is 0. Ties between equally distant points are
+        broken by torch's ``topk``.
+    """
+    import torch
+
+    _check_k(len(embeddings), n_neighbors)
+    t, half_sq = _prepare_rows(embeddings, metric, device)
+    with torch.no_grad():
+        idx, score = _top_neighbours(t, n_neighbors - 1, half_sq, chunk_size)
+    return _knn_result(idx, score, half_sq)
+
+
+def fast_knn(
+    embeddings: np.ndarray,
+    n_neighbors: int,
+    metric: str = "cosine",
+    *,
+    n_lists: int | None = None,
+    n_probe: int = 12,
+    device: str = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate k nearest neighbours by an inverted-file search with exact distances.
+
+    The points are grouped around ``n_lists`` centres (default ``round(sqrt(N))``; found
+    by 6 rounds of k-means on a fixed sample of at most ``32 * n_lists`` points,
+    spherical k-means for the angular metrics). The neighbours of a point are searched
+    exactly, by matrix products in the full space, among the members of the ``n_probe``
+    lists whose centres are closest to the centre of the point's own list. A true
+    neighbour is missed only when it lies in none of those lists; the distances returned
+    are exact. The cost is about ``n_probe / n_lists`` of :func:`exact_knn`'s. Everything
+    is seeded, so the result is deterministic. Parameters and return values are as for
+    :func:`exact_knn`; with ``n_probe >= n_lists`` the search is exact.
+    """
+    import torch
+
+    n = len(embeddings)
+    _check_k(n, n_neighbors)
+    k = n_neighbors - 1
+    n_lists = n_lists or max(1, round(n**0.5))
+    t, half_sq = _prepare_rows(embeddings, metric, device)
+    with torch.no_grad():
+        if n_probe >= n_lists:
+            return _knn_result(*_top_neighbours(t, k, half_sq, None), half_sq)
+        centres, centre_half_sq = _kmeans(t, n_lists, half_sq is not None)
+        owner = torch.cat(
+            [
+                _closeness(t[i : i + 4096], centres, centre_half_sq).argmax(dim=1)
+                for i in range(0, n, 4096)
+            ]
+        )
+        order = torch.argsort(owner, stable=True)
+        bounds = [0, *torch.bincount(owner, minlength=n_lists).cumsum(0).tolist()]
+        ts = t[order]  # list members are contiguous in ts: ts[bounds[c]:bounds[c + 1]]
+        hs = None if half_sq is None else half_sq[order]
+        near = _closeness(centres, centres, centre_half_sq)
+        near.fill_diagonal_(torch.inf)  # a list always searches its own members first
+        probes = torch.topk(near, n_probe, dim=1).indices.tolist()
+        idx = torch.empty((n, k), dtype=torch.int64, device=t.device)  # positions in ts
+        score = torch.empty((n, k), dtype=t.dtype, device=t.device)
+        plans = []
+        for c, probe in enumerate(probes):
+            pieces = [(bounds[p], bounds[p + 1]) for p in probe]
+            if sum(b - a for a, b in pieces) <= k:  # too few candidates: search everything
+                pieces = [(bounds[c], bounds[c + 1]), (0, bounds[c]), (bounds[c + 1], n)]
+            plans.append(pieces)
+        # one buffer for the candidates' rows, reused (fresh memory costs page faults)
+        buffer = torch.empty(
+            (max(sum(b - a for a, b in pieces) for pieces in plans), t.shape[1]),
+            dtype=t.dtype,
+            device=t.device,
+        )
+        for c, pieces in enumerate(plans):
+            lo, hi = bounds[c], bounds[c + 1]
+            if lo == hi:
+                continue
+            cand = torch.cat([torch.arange(a, b, device=t.device) for a, b in pieces])
+            cand_t = buffer[: len(cand)]
+            torch.cat([ts[a:b] for a, b in pieces], out=cand_t)
+            cand_hs = None if hs is None else hs[cand]
+            step = max(1, (1 << 24) // len(cand))
+            for start in range(lo, hi, step):
+                stop = min(hi, start + step)
+                block = _closeness(ts[start:stop], cand_t, cand_hs)
+                own = torch.arange(stop - start, device=t.device)
+                block[own, own + (start - lo)] = -torch.inf  # own list comes first in cand
+                best, pos = torch.topk(block, k, dim=1)
+                idx[start:stop] = cand[pos]
+                score[start:stop] = best
+        idx = order[idx]  # back from positions in ts to point indices ...
+        idx[order.clone()] = idx.clone()  # ... and from ts' row order to the input's
+        score[order.clone()] = score.clone()
+    return _knn_result(idx, score, half_sq)
+
+
+def _closeness(rows, others, others_half_sq):
+    """Scores of ``rows`` against ``others`` as in :func:`_top_neighbours`."""
+    import torch
+
+    if others_half_sq is None:
+        return rows @ others.T
+    return torch.addmm(others_half_sq[None, :], rows, others.T, beta=-1.0)
+
+
+def _kmeans(t, n_centres: int, euclidean: bool, n_iter: int = 6):
+    """Deterministic k-means centres (spherical for unit rows) of a fixed sample of ``t``.
+
+    Returns the centres and, for euclidean, half their squared norms (else None).
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    n = t.shape[0]
+    sample = t[torch.randperm(n, generator=gen)[: min(n, 32 * n_centres)].to(t.device)]
+    centres = sample[torch.randperm(len(sample), generator=gen)[:n_centres].to(t.device)]
+    for _ in range(n_iter + 1):
+        half_sq = 0.5 * (centres * centres).sum(dim=1) if euclidean else None
+        if _ == n_iter:
+            break
+        owner = _closeness(sample, centres, half_sq).argmax(dim=1)
+        onehot = torch.zeros((len(sample), n_centres), dtype=t.dtype, device=t.device)
+        onehot[torch.arange(len(sample), device=t.device), owner] = 1.0
+        counts = onehot.sum(dim=0)
+        sums = onehot.T @ sample  # a matrix product, not scatter-adds: deterministic
+        filled = counts > 0  # an emptied centre stays where it was
+        centres = centres.clone()
+        centres[filled] = sums[filled] / counts[filled, None]
+        if not euclidean:
+            centres = centres / centres.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    return centres, half_sq
+
+
+def _principal_axes(x: np.ndarray, q: int, *, n_iter: int = 2) -> np.ndarray:
+    """Leading ``q`` (or fewer) principal axes (D, r) of the centred rows ``x``, float32.
+
+    A randomized range finder (Halko et al. 2011) with ``n_iter`` power iterations and a
+    fixed seed, so the result is deterministic; exact when ``min(N, D) <= q + 16``. The
+    small factorisations are float64 ``eigh`` of (q + 16)-square Gram matrices. Axes are
+    sorted by decreasing variance; directions with no variance are dropped.
+    """
+    n, d = x.shape
+    p = min(q + 16, n, d)
+    rng = np.random.default_rng(0)
+    y = x @ rng.standard_normal((d, p), dtype=np.float32)
+    for _ in range(n_iter):
+        y /= np.maximum(np.linalg.norm(y, axis=0), 1e-30)  # keep float32 in range
+        y = x @ (x.T @ y)
+    y = y.astype(np.float64)
+    w, u = np.linalg.eigh(y.T @ y)
+    keep = w > w.max() * 1e-12
+    basis = (y @ (u[:, keep] / np.sqrt(w[keep]))).astype(np.float32)  # orthonormal
+    b = (basis.T @ x).astype(np.float64)  # (r, D)
+    w, u = np.linalg.eigh(b @ b.T)
+    keep = np.flatnonzero(w > max(w.max(), 1e-300) * 1e-12)[::-1][:q]  # largest first
+    return (b.T @ (u[:, keep] / np.sqrt(w[keep]))).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- simple layouts
+
+
+def _scale_to_radius(coords: np.ndarray) -> np.ndarray:
+    """Centre and scale isotropically so the largest absolute coordinate is 10."""
+    coords = coords - coords.mean(axis=0) if len(coords) else coords
+    extent = np.abs(coords).max() if coords.size else 0.0
+    if extent > 0:
+        coords = coords * (_LAYOUT_RADIUS / extent)
+    return coords
+
+
+def pca_layout(embeddings: np.ndarray, metric: str = "cosine") -> np.ndarray:
+    """Deterministic 2-D PCA layout.
+
+    Rows are L2-normalised first for the angular metrics (``cosine``, ``correlation``; the
+    latter also centres each row), so the layout reflects the metric. The two leading
+    principal components come from a randomized SVD with a fixed seed and 4 power
+    iterations (exact for N <= 18 or D <= 18), of a fixed random sample of 8,192 rows
+    when there are more (all rows are then projected); each component's sign is fixed so that
+    its largest-magnitude coordinate is positive. The result is centred and scaled
+    isotropically so that the largest absolute coordinate is 10 (all zeros when every
+    row is the same). With fewer than two independent directions the missing column is
+    zero.
+
+    Parameters
+    ----------
+    embeddings : numpy.ndarray, shape (N, D)
+        Finite values.
+    metric : str
+        See above; any metric other than the angular ones uses the rows as they are.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, 2), float32
+    """
+    x = np.asarray(embeddings, dtype=np.float32)
+    if metric == "correlation":
+        x = x - x.mean(axis=1, keepdims=True)
+    n, d = x.shape
+    out = np.zeros((n, 2), dtype=np.float32)
+    if n == 0 or d == 0:
+        return out
+    # Row scaling and centring are applied to the projections, not to a copy of x:
+    # coords = (x / |x|) @ axes - mean @ axes, three passes over x in all.
+    scale = np.ones(n, dtype=np.float32)
+    if metric in ("cosine", "correlation"):
+        norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+        scale = 1 / np.where(norms > 0, norms, 1).astype(np.float32)
+    mean = (scale @ x) / n
+    rows = np.arange(n)
+    if n > _PCA_SAMPLE:
+        rows = np.sort(np.random.default_rng(0).choice(n, _PCA_SAMPLE, replace=False))
+    axes = _principal_axes(x[rows] * scale[rows, None] - mean, 2, n_iter=4)
+    coords = (x @ axes) * scale[:, None] - mean @ axes
+    m = coords.shape[1]
+    pick = np.abs(coords).argmax(axis=0)
+    coords *= np.where(coords[pick, np.arange(m)] < 0, -1.0, 1.0).astype(np.float32)
+    out[:, :m] = coords
+    return _scale_to_radius(out).astype(np.float32)
+
+
+def _circle_layout(n: int) -> np.ndarray:
+    """``n`` points evenly spaced on a circle of radius 1 (one point: the origin)."""
+    if n <= 1:
+        return np.zeros((n, 2), dtype=np.float32)
+    angle = 2 * np.pi * np.arange(n) / n
+    return np.stack([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32)
+
+
+def _prepare_init(init: np.ndarray, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Turn starting coordinates into what umap-learn should get, and a rotation to undo.
+
+    umap-learn maps each axis of an init to [0, 10] separately, which would stretch a
+    start layout that is wider than tall (a sub-map cut from a parent map usually is).
+    So the layout is first rotated to the angle at which its x and y extents are equal
+    (there always is one: turning by 90 degrees swaps them), then centred, scaled into
+    [-10, 10] and given noise of 1e-4 of that scale (from ``seed``), which keeps umap's
+    division finite when every point is the same and makes duplicate rows distinct.
+    The returned (2, 2) matrix turns the result back: ``layout @ rotation``.
+    """
+    coords = _scale_to_radius(init)
+    angles = np.linspace(0, np.pi / 2, 91)
+    cos, sin = np.cos(angles), np.sin(angles)
+    xs = coords[:, :1] * cos - coords[:, 1:] * sin  # (N, angle) coordinates after turning
+    ys = coords[:, :1] * sin + coords[:, 1:] * cos
+    best = np.argmin(np.abs(np.ptp(xs, axis=0) - np.ptp(ys, axis=0)))
+    turn = np.array([[cos[best], -sin[best]], [sin[best], cos[best]]])
+    coords = coords @ turn.T
+    rng = np.random.default_rng(seed)
+    coords = coords + rng.normal(scale=_LAYOUT_RADIUS * 1e-4, size=coords.shape)
+    return coords.astype(np.float32), turn
+
+
+# --------------------------------------------------------------------------- estimator
+
+
+def default_n_epochs(n_points: int) -> int:
+    """Optimisation epochs used when ``n_epochs`` is not given: 150, or 100 above 10,000.
+
+    umap-learn's own default is 500 up to 10,000 points and 200 above. Starting from the
+    PCA layout, the fewer epochs used here give the same trustworthiness and about the
+    same kNN recall as umap-learn's defaults on clustered embeddings
+    (``benchmarks/bench_projection.py --epochs 500,200,150,100`` measures both), at a
+    third (2,000 points) to a half (25,000 points) of the optimisation time.
+    """
+    return 150 if n_points <= 10_000 else 100
+
+
+class Projector:
+    """Seeded 2-D projection of embeddings (UMAP on an exact kNN graph, or PCA).
+
+    Parameters
+    ----------
+    method : {"umap", "pca"}
+        ``"umap"`` (default) or the fast deterministic linear ``"pca"`` (see
+        :func:`pca_layout`).
+    n_neighbors : int
+        UMAP's neighbourhood size, >= 2 (default 15). Reduced to ``N - 1`` for ``N <=
+        n_neighbors`` points (see :func:`project`).
+    min_dist : float
+        UMAP's ``min_dist`` (default 0.1).
+    metric : str
+        Distance between embeddings (default ``"cosine"``). Any umap-learn metric works;
+        the exact kNN path supports :data:`EXACT_KNN_METRICS`.
+    seed : int or None
+        Random seed (default 0). The same input, parameters and seed give a bitwise
+        identical layout on the same machine and library versions. ``None`` lets umap use
+        all cores, which is faster but not reproducible.
+    init : {"pca", "spectral", "random"} or array-like of shape (N, 2), optional
+        Starting layout. Default (None): ``"pca"``, the :func:`pca_layout` of the
+        embeddings, which is deterministic, cheap, keeps the global arrangement and is as
+        good a start as umap's ``"spectral"`` on our embeddings at a fraction of the cost
+        (the spectral eigensolver takes seconds at 25,000 points). An array gives
+        starting coordinates, for instance a parent map's coordinates of these points so
+        that a sub-map stays recognisable. Arrays (PCA's too) are centred, scaled into
+        [-10, 10] and given 1e-4 relative noise from ``seed`` (umap then maps each axis
+        to [0, 10]). The names ``"spectral"`` and ``"random"`` are umap-learn's own.
+    n_epochs : int, optional
+        Optimisation epochs; default :func:`default_n_epochs`.
+    knn : {"auto", "exact", "fast", "umap"}
+        How neighbours are found. ``"auto"`` (default): for up to :data:`EXACT_KNN_MAX`
+        points and a metric in :data:`EXACT_KNN_METRICS`, :func:`exact_knn` when
+        ``N * N * D <= EXACT_KNN_WORK`` or the device is CUDA, else :func:`fast_knn`;
+        otherwise umap-learn's own search. ``"exact"`` and ``"fast"`` force those
+        functions (any size), ``"umap"`` forces umap-learn's search.
+    device : str
+        Torch device for the exact kNN: ``"auto"`` (CUDA when present) or e.g. ``"cpu"``.
+    umap_params : dict, optional
+        Further keyword arguments for ``umap.UMAP`` (for example ``spread`` or
+        ``learning_rate``). ``random_state``, ``n_components``, ``precomputed_knn`` and
+        ``init`` are set by this class and may not be given here.
+
+    Attributes
+    ----------
+    embedding_ : numpy.ndarray, shape (N, 2), float32
+        The layout.
+    method_ : str
+        What made it: ``"umap"``, ``"pca"``, ``"circle"`` (all points identical) or
+        ``"empty"``.
+    n_neighbors_ : int or None
+        The neighbourhood size used by UMAP (None when UMAP was not used).
+    n_epochs_ : int or None
+        Epochs used by UMAP.
+    knn_ : str or None
+        ``"exact"``, ``"fast"`` or ``"umap"``: how the neighbours were found.
+    knn_indices_, knn_distances_ : numpy.ndarray or None
+        The exact kNN graph when it was computed here, shape (N, n_neighbors_).
+    warning_ : str or None
+        The one-line :class:`ProjectionWarning` issued by ``fit``, if any.
+    timings_ : dict
+        Seconds spent in the steps of the last fit (``knn``, ``init``, ``umap``,
+        ``total``; only ``total`` when UMAP was not used).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(100, 16)).astype(np.float32)
+    >>> Projector(method="pca").fit_transform(x).shape
+    (100, 2)
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str = "umap",
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        metric: str = "cosine",
+        seed: int | None = 0,
+        init: Any = None,
+        n_epochs: int | None = None,
+        knn: str = "auto",
+        device: str = "auto",
+        umap_params: dict[str, Any] | None = None,
+    ) -> None:
+        self.method = method
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.seed = seed
+        self.init = init
+        self.n_epochs = n_epochs
+        self.knn = knn
+        self.device = device
+        self.umap_params = umap_params
+
+    def __repr__(self) -> str:
+        params = {
+            k: v
+            for k, v in vars(self).items()
+            if not k.endswith("_") and not (k == "init" and not isinstance(v, (str, type(None))))
+        }
+        if not isinstance(self.init, (str, type(None))):
+            params["init"] = f"<array {np.shape(self.init)}>"
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> dict[str, Any]:
+        if self.method not in ("umap", "pca"):
+            raise ValueError(f"method must be 'umap' or 'pca'; got {self.method!r}")
+        if self.knn not in ("auto", "exact", "fast", "umap"):
+            raise ValueError(f"knn must be 'auto', 'exact', 'fast' or 'umap'; got {self.knn!r}")
+        if int(self.n_neighbors) != self.n_neighbors or self.n_neighbors < 2:
+            raise ValueError(f"n_neighbors must be an integer >= 2; got {self.n_neighbors!r}")
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))
+        ):
+            raise ValueError(f"seed must be an int or None; got {self.seed!r}")
+        params = dict(self.umap_params or {})
+        reserved = sorted(set(params) & set(_RESERVED_UMAP_PARAMS))
+        if reserved:
+            raise TypeError(
+                f"umap parameter(s) {reserved} are set by Projector; use seed= and init= "
+                "instead of random_state and init"
+            )
+        if self.knn in ("exact", "fast") and self.metric not in EXACT_KNN_METRICS:
+            raise ValueError(
+                f"knn={self.knn!r} supports metrics {EXACT_KNN_METRICS}; got {self.metric!r}"
+            )
+        return params
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: None = None) -> Projector:
+        """Compute the layout of ``X`` (N, D); see :func:`project` for the behaviour."""
+        start = time.perf_counter()
+        umap_params = self._check_params()
+        x = _as_embeddings(X)
+        peak = float(np.abs(x).max()) if x.size else 0.0
+        if peak > 1e15 or 0 < peak < 1e-15:  # squares would overflow or underflow float32;
+            x = x / np.float32(peak)  # scaling changes no distance ratio, so no layout
+        init = _as_init(self.init, len(x))
+        n = len(x)
+        self.n_neighbors_ = self.n_epochs_ = self.knn_ = None
+        self.knn_indices_ = self.knn_distances_ = None
+        self.warning_ = None
+        self.timings_ = {}
+        message = None
+
+        if n == 0:
+            self.method_, layout = "empty", np.zeros((0, 2), dtype=np.float32)
+        elif _all_identical(x, self.metric):
+            self.method_, layout = "circle", _circle_layout(n)
+            if n > 1:
+                message = f"all {n} embeddings are identical; placing them on a circle"
+        elif self.method == "pca":
+            self.method_, layout = "pca", pca_layout(x, self.metric)
+        elif n <= 3:
+            self.method_, layout = "pca", pca_layout(x, self.metric)
+            message = f"only {n} points: using a PCA layout instead of UMAP"
+        else:
+            layout, message = self._fit_umap(x, init, umap_params)
+            self.method_ = "umap"
+
+        if message is not None:
+            self.warning_ = message
+            warnings.warn(message, ProjectionWarning, stacklevel=3)
+        self.embedding_ = np.ascontiguousarray(layout, dtype=np.float32)
+        self.timings_["total"] = time.perf_counter() - start
+        return self
+
+    def fit_transform(self, X: Any, y: None = None) -> np.ndarray:
+        """Fit and return :attr:`embedding_`, shape (N, 2), float32."""
+        return self.fit(X).embedding_
+
+    def _knn_method(self, shape: tuple[int, int]) -> str:
+        """Resolve ``knn="auto"`` for data of this shape (see the class docstring)."""
+        if self.knn != "auto":
+            return self.knn
+        n, d = shape
+        if n > EXACT_KNN_MAX or self.metric not in EXACT_KNN_METRICS:
+            return "umap"
+        if float(n) * n * d <= EXACT_KNN_WORK or _torch_device(self.device).type == "cuda":
+            return "exact"
+        return "fast"
+
+    def _fit_umap(
+        self, x: np.ndarray, init: np.ndarray | str, umap_params: dict[str, Any]
+    ) -> tuple[np.ndarray, str | None]:
+        n = len(x)
+        message = None
+        k = min(int(self.n_neighbors), n - 1)
+        if k < self.n_neighbors:
+            message = f"only {n} points: using n_neighbors={k} instead of {self.n_neighbors}"
+        knn = self._knn_method(x.shape)
+        t0 = time.perf_counter()
+        knn_arg: tuple = (None, None, None)
+        if knn != "umap":
+            metric = "euclidean" if self.metric == "l2" else self.metric
+            find = exact_knn if knn == "exact" else fast_knn
+            idx, dist = find(x, k, metric, device=self.device)
+            self.knn_indices_, self.knn_distances_ = idx, dist
+            knn_arg = (idx.copy(), dist.copy(), None)  # umap edits these in place
+        self.timings_["knn"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        if isinstance(init, str) and init == "pca":
+            init = pca_layout(x, self.metric)
+        undo = None
+        start = init
+        if not isinstance(init, str):
+            start, undo = _prepare_init(init, self.seed)
+        # umap-learn needs the embeddings themselves only to search neighbours and for its
+        # own initialisations; with both supplied it merely stores, hashes and copies
+        # them (about 1 s at 25,000 x 2,304), so it gets the (N, 2) start layout instead.
+        # tests/test_projection.py checks that this leaves the result bitwise unchanged.
+        data = x if knn == "umap" or isinstance(start, str) else start
+        self.timings_["init"] = time.perf_counter() - t0
+
+        from symsim_widgets._numba_cache import import_umap
+
+        umap = import_umap()
+        n_epochs = umap_params.pop("n_epochs", self.n_epochs)
+        if n_epochs is None:
+            n_epochs = default_n_epochs(n)
+        reducer = umap.UMAP(
+            n_neighbors=k,
+            min_dist=self.min_dist,
+            metric=self.metric,
+            n_components=2,
+            n_epochs=n_epochs,
+            random_state=None if self.seed is None else int(self.seed),
+            init=start,
+            precomputed_knn=knn_arg,
+            **umap_params,
+        )
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            # umap's own notices (n_jobs forced to 1 by the seed, no search index with a
+            # precomputed kNN, spectral fallbacks...) are expected here, not the user's concern
+            warnings.simplefilter("ignore")
+            layout = reducer.fit_transform(data)
+        self.timings_["umap"] = time.perf_counter() - t0
+        layout = np.asarray(layout, dtype=np.float32)
+        if undo is not None:  # turn back to the orientation of the start layout
+            layout = (layout @ undo.astype(np.float32)).astype(np.float32)
+        bad = ~np.isfinite(layout).all(axis=1)
+        if bad.any():  # points umap disconnected from the graph (e.g. antipodal under cosine)
+            layout[bad] = layout[~bad].mean(axis=0) if (~bad).any() else 0.0
+            message = message or f"{int(bad.sum())} point(s) had no neighbours; placed at centre"
+        self.n_neighbors_, self.n_epochs_ = k, int(n_epochs)
+        self.knn_ = knn
+        return layout, message
+
+
+def _all_identical(x: np.ndarray, metric: str) -> bool:
+    """True when every row is the same point for ``metric`` (a single row counts).
+
+    For the angular metrics that means rows that are positive multiples of the first
+    one (cosine similarity above 1 - 1e-6), or all zero; otherwise equal rows.
+    """
+    if len(x) <= 1:
+        return True
+    if metric not in ("cosine", "correlation"):
+        return bool((x.max(axis=0) == x.min(axis=0)).all())
+    if metric == "correlation":
+        x = x - x.mean(axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))
+    if not norms.any():
+        return True
+    if norms[0] == 0:
+        return False
+    cos = (x @ x[0]).astype(np.float64) / np.maximum(norms * norms[0], 1e-300)
+    return bool((cos > 1 - 1e-6).all())
+
+
+# --------------------------------------------------------------------------- functions
+
+
+def project(
+    embeddings: Any,
+    *,
+    seed: int | None = 0,
+    init: Any = None,
+    method: str = "umap",
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    metric: str = "cosine",
+    **umap_params: Any,
+) -> np.ndarray:
+    """Project embeddings to 2-D.
+
+    Parameters
+    ----------
+    embeddings : array-like, shape (N, D)
+        One row per item; converted to float32.
+    seed : int or None
+        Random seed (default 0): the same input, parameters and seed give a bitwise
+        identical layout (on the same machine and library versions); different seeds give
+        different layouts. ``None``: faster multi-threaded UMAP, not reproducible.
+    init : array-like, shape (N, 2), or {"pca", "spectral", "random"}, optional
+        Starting coordinates (e.g. the parent map's coordinates of these points, so a
+        drilled-down sub-map keeps its arrangement); default: the PCA layout. See
+        :class:`Projector`.
+    method : {"umap", "pca"}
+        ``"umap"`` (default) or a fast deterministic PCA (:func:`pca_layout`), which
+        ignores ``seed``, ``init`` and ``n_neighbors``.
+    n_neighbors, min_dist, metric
+        UMAP parameters; defaults 15, 0.1 and ``"cosine"``.
+    **umap_params
+        Passed to ``umap.UMAP`` (e.g. ``n_epochs``, ``spread``); ``random_state``,
+        ``n_components``, ``precomputed_knn`` and ``init`` are not accepted here.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, 2), float32
+        Finite coordinates, row i for embedding i. UMAP layouts span roughly tens of
+        units; PCA layouts are centred with largest absolute coordinate 10.
+
+    Raises
+    ------
+    ValueError
+        If ``embeddings`` is not a 2-D numeric array, contains NaN or infinite values (the
+        message gives the count and the first 10 row indices), if ``init`` is not finite
+        with shape (N, 2), or for invalid parameters (unknown ``method``, ``n_neighbors <
+        2``, a non-integer ``seed``).
+    TypeError
+        If ``umap_params`` names a reserved parameter.
+
+    Notes
+    -----
+    Small and degenerate inputs never raise; they emit at most one one-line
+    :class:`ProjectionWarning`:
+
+    * N = 0: an empty (0, 2) array, no warning.
+    * All rows identical (as the metric sees them: for the angular metrics, rows that
+      are positive multiples of each other within a cosine of 1e-6, or all-zero rows),
+      including N = 1, with either method: the points are put evenly on a circle of
+      radius 1 (one point: at the origin); warning when N > 1.
+    * N = 2 or 3 points, not all identical, with ``method="umap"``: the PCA layout (which
+      keeps their pairwise distances up to scale), with a warning.
+    * 4 <= N <= n_neighbors: UMAP with ``n_neighbors = N - 1``, with a warning.
+    * Duplicate rows among others are fine: they land next to each other.
+    * Values whose largest magnitude is above 1e15 or below 1e-15 are divided by it
+      first (float32 squares would overflow or vanish); that changes no layout.
+    * Points UMAP leaves unconnected (only possible when all neighbours are at the
+      metric's maximal distance, e.g. exactly opposite vectors under cosine) are put at
+      the centre of the others, with a warning.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    >>> project(x, method="pca").shape
+    (50, 2)
+    """
+    return Projector(
+        method=method,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        metric=metric,
+        seed=seed,
+        init=init,
+        umap_params=umap_params,
+    ).fit_transform(embeddings)
+
+
+def warm_up() -> float:
+    """Compile (or load from the on-disk cache) everything a UMAP projection uses.
+
+    Runs a small projection (300 synthetic points), so that umap-learn is imported and its
+    numba functions are compiled into the cache (:mod:`symsim_widgets._numba_cache`).
+    Call it once per machine, e.g. after installation or in CI; it is never required,
+    since the first real projection fills the cache too. Cheap when the cache is warm.
+
+    Returns
+    -------
+    float
+        Seconds it took.
+    """
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 32))
+    x = centres[rng.integers(0, 5, 300)] + 0.2 * rng.normal(size=(300, 32))
+    project(x.astype(np.float32))
+    project(x.astype(np.float32), init=pca_layout(x))
+    return time.perf_counter() - start

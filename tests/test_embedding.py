@@ -1,0 +1,189 @@
+"""embed / embed_branches / combine_features on real images, with and without Dask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from symsim_widgets.cache import EmbeddingCache
+from symsim_widgets.collection import Collection
+from symsim_widgets.embedding import combine_features, embed, embed_branches
+from symsim_widgets.models import ModelUnavailableError, clear_memo, load_model
+
+
+def small_images() -> list[np.ndarray]:
+    """Six real uint8 images, 64-128 px: tiles of scikit-image's sample data."""
+    camera, coins, brick = skimage.data.camera(), skimage.data.coins(), skimage.data.brick()
+    astronaut = skimage.data.astronaut()
+    return [
+        camera[100:228, 200:328],
+        coins[50:146, 50:146],
+        brick[:64, :64],
+        brick[200:300, 100:180],  # not square
+        astronaut[0:128:2, 100:228:2],  # RGB
+        skimage.data.moon()[200:296, 200:296],
+    ]
+
+
+@pytest.fixture(scope="module")
+def images() -> list[np.ndarray]:
+    return small_images()
+
+
+@pytest.fixture(scope="module")
+def reference(images) -> np.ndarray:
+    return embed(images, "natural", device="cpu", cache=False, progress=False)
+
+
+def test_embed_rows_follow_items(images, reference):
+    assert reference.shape == (len(images), 1280) and reference.dtype == np.float32
+    assert np.isfinite(reference).all()
+    rev = embed(images[::-1], "natural", device="cpu", cache=False, progress=False)
+    np.testing.assert_allclose(rev, reference[::-1], rtol=1e-5, atol=1e-6)
+    # a model object works as well as its name, and batching does not change the rows
+    model = load_model("natural", device="cpu")
+    small = embed(images, model, cache=False, progress=False, batch_size=4)
+    np.testing.assert_allclose(small, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_cache_is_used_and_shared_by_content(tmp_path, images, reference):
+    cache = EmbeddingCache(tmp_path)
+    model = load_model("natural", device="cpu")
+    first = embed(images, "natural", device="cpu", cache=cache, progress=False)
+    np.testing.assert_allclose(first, reference, rtol=1e-5, atol=1e-6)
+    assert cache.count(model.fingerprint) == len(images)
+    # mark the cached vectors: a second call must return them instead of computing
+    hashes = list(Collection.from_arrays(images, progress=False).items["content_hash"])
+    marked = np.arange(len(images) * 1280, dtype=np.float32).reshape(len(images), 1280)
+    cache.put_many(hashes, marked, model.fingerprint)
+    again = embed(images, "natural", device="cpu", cache=tmp_path, progress=False)
+    np.testing.assert_array_equal(again, marked)
+    # the same pixels from PNG files have the same content hash: served from the cache
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for k, img in enumerate(images):
+        Image.fromarray(img).save(folder / f"img{k}.png")
+    from_files = embed(folder, "natural", device="cpu", cache=cache, progress=False)
+    np.testing.assert_array_equal(from_files, marked)
+
+
+def test_duplicates_are_computed_once(tmp_path, images, reference):
+    cache = EmbeddingCache(tmp_path)
+    twice = [images[0], images[1], images[0].copy()]
+    out = embed(twice, "natural", device="cpu", cache=cache, progress=False)
+    np.testing.assert_array_equal(out[0], out[2])
+    np.testing.assert_allclose(out[:2], reference[:2], rtol=1e-5, atol=1e-6)
+    assert len(cache) == 2
+
+
+def test_cache_false_writes_nothing_and_true_uses_symsim_cache_dir(tmp_path, monkeypatch, images):
+    monkeypatch.setenv("SYMSIM_CACHE_DIR", str(tmp_path / "root"))
+    embed(images[:2], "natural", device="cpu", cache=False, progress=False)
+    assert not (tmp_path / "root").exists()
+    embed(images[:2], "natural", device="cpu", progress=False)
+    assert (tmp_path / "root" / "embeddings" / "cache.sqlite3").exists()
+
+
+def test_progress_bar_can_be_silenced(capsys, images):
+    embed(images[:2], "natural", device="cpu", cache=False, progress=False)
+    assert "embedding" not in capsys.readouterr().err
+    embed(images[:2], "natural", device="cpu", cache=False, progress=True)
+    assert "embedding (natural)" in capsys.readouterr().err
+
+
+def test_bad_input_messages(tmp_path, monkeypatch, images):
+    with pytest.raises(ValueError, match=r"unknown model 'vgg99'.*natural"):
+        embed(images, "vgg99", cache=False, progress=False)
+    with pytest.raises(ValueError, match="nothing to embed"):
+        embed([], "natural", cache=False, progress=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an image")
+    with pytest.raises(ValueError, match=r"nothing to embed.*notes\.txt"):
+        embed(empty, "natural", cache=False, progress=False)
+    monkeypatch.setenv("SYMSIM_SYMMETRY_WEIGHTS", str(tmp_path / "none.pt"))
+    clear_memo()
+    with pytest.raises(ModelUnavailableError, match="symmetry weights"):
+        embed(images, cache=False, progress=False)  # the default model needs them
+    with pytest.raises(TypeError, match="model must be"):
+        embed(images, 3.5, cache=False, progress=False)
+
+
+def test_combined_model_branches_are_cached_separately(tmp_path, images, reference):
+    cache = EmbeddingCache(tmp_path)
+    model = load_model("natural+natural", device="cpu")
+    branches = embed_branches(images, model, cache=cache, progress=False)
+    assert set(branches) == {"natural"}
+    np.testing.assert_allclose(branches["natural"], reference, rtol=1e-5, atol=1e-6)
+    joined = embed(images, model, cache=cache, progress=False)
+    expect = combine_features(branches["natural"], branches["natural"], model.weight)
+    np.testing.assert_allclose(joined, expect, rtol=1e-5, atol=1e-6)
+    assert joined.shape == (len(images), 2560)
+
+
+# -- combine_features ----------------------------------------------------------------------
+
+
+def test_combine_features_blends_squared_distances():
+    rng = np.random.default_rng(0)
+    sym = rng.standard_normal((20, 7)) * rng.random(7) * 10 + 3
+    nat = rng.random((20, 11))
+    only_s = combine_features(sym, nat, weight=1.0).astype(np.float64)
+    only_n = combine_features(sym, nat, weight=0.0).astype(np.float64)
+
+    def sqdist(z):
+        return ((z[:, None, :] - z[None, :, :]) ** 2).sum(-1)
+
+    for w in (0.0, 0.3, 0.5, 0.9):
+        z = combine_features(sym, nat, weight=w).astype(np.float64)
+        assert z.shape == (20, 18)
+        np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-5)
+        np.testing.assert_allclose(
+            sqdist(z), w * sqdist(only_s) + (1 - w) * sqdist(only_n), atol=1e-5
+        )
+    # standardised per dimension over the rows given
+    s_block = only_s[:, :7]
+    assert np.abs(s_block.mean(axis=0)).max() < 0.5
+
+
+def test_combine_features_edge_cases():
+    one = combine_features(np.array([[3.0, 4.0]]), np.array([[0.0, 2.0]]), weight=0.5)
+    # a single row is not centred: it is only L2-normalised per block
+    np.testing.assert_allclose(one[0], np.sqrt(0.5) * np.array([0.6, 0.8, 0.0, 1.0]), atol=1e-6)
+    constant = np.ones((4, 3))
+    z = combine_features(constant, np.random.default_rng(1).random((4, 5)))
+    assert np.isfinite(z).all()
+    with pytest.raises(ValueError, match=r"weight must be in \[0, 1\]"):
+        combine_features(constant, constant, weight=1.5)
+    with pytest.raises(ValueError, match="NaN"):
+        combine_features(np.full((2, 2), np.nan), constant[:2])
+    with pytest.raises(ValueError, match="rows"):
+        combine_features(constant, constant[:2])
+
+
+# -- Dask ------------------------------------------------------------------------------------
+
+
+def test_dask_client_matches_single_process(tmp_path, images, reference):
+    distributed = pytest.importorskip("distributed")
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for k, img in enumerate(images):
+        Image.fromarray(img).save(folder / f"img{k}.png")
+    cache = EmbeddingCache(tmp_path / "cache")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            worker_dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        out = embed(folder, "natural", device="cpu", cache=cache, progress=False, client=client)
+    np.testing.assert_allclose(out, reference, rtol=1e-4, atol=1e-5)
+    model = load_model("natural", device="cpu")
+    assert cache.count(model.fingerprint) == len(images)  # written by the caller
