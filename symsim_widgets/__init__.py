@@ -24,11 +24,29 @@ _LAZY = {
     "generate_wallpaper": "symsim_widgets.symmetry",
     "classify_symmetry": "symsim_widgets.symmetry",
     "ExplorationNode": "symsim_widgets.exploration",
+    "Explorer": "symsim_widgets.widgets",
     "Bundle": "symsim_widgets.bundle",
     "demo_collection": "symsim_widgets.demo",
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+__all__ = [
+    "WALLPAPER_GROUPS",
+    "Bundle",
+    "Collection",
+    "EmbeddingCache",
+    "ExplorationNode",
+    "Explorer",
+    "Tiling",
+    "__version__",
+    "available_models",
+    "classify_symmetry",
+    "demo_collection",
+    "embed",
+    "generate_wallpaper",
+    "load_model",
+    "project",
+]
+assert sorted(__all__) == sorted(["__version__", *_LAZY])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from symsim_widgets.bundle import Bundle
@@ -40,6 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from symsim_widgets.models import available_models, load_model
     from symsim_widgets.projection import project
     from symsim_widgets.symmetry import WALLPAPER_GROUPS, classify_symmetry, generate_wallpaper
+    from symsim_widgets.widgets import Explorer
 
 
 def __getattr__(name: str) -> Any:

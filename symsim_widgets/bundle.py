@@ -105,8 +105,7 @@ class Bundle:
             array = np.asarray(array)
             if array.ndim != 2 or array.shape[0] != n:
                 raise BundleError(
-                    f"embedding {name!r} has shape {array.shape}; expected ({n}, D) for "
-                    f"{n} items"
+                    f"embedding {name!r} has shape {array.shape}; expected ({n}, D) for {n} items"
                 )
             bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
             if bad.size:
@@ -147,7 +146,9 @@ class Bundle:
         dest = Path(path).expanduser()
         if dest.exists():
             if not overwrite:
-                raise FileExistsError(f"{dest} exists; pass overwrite=True (--force) to replace it")
+                raise FileExistsError(
+                    f"{dest} exists; pass overwrite=True (--force) to replace it"
+                )
             if not (dest / _MANIFEST).is_file():
                 raise FileExistsError(
                     f"{dest} exists and is not a symsim bundle; refusing to replace it"
@@ -178,7 +179,9 @@ class Bundle:
             os.fsync(fh.fileno())
         shapes = np.array([_shape3(t) for t in self.thumbnails], dtype=np.int64).reshape(-1, 3)
         flat = (
-            np.concatenate([np.ascontiguousarray(t, dtype=np.uint8).ravel() for t in self.thumbnails])
+            np.concatenate(
+                [np.ascontiguousarray(t, dtype=np.uint8).ravel() for t in self.thumbnails]
+            )
             if len(self.thumbnails)
             else np.zeros(0, np.uint8)
         )

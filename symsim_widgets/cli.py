@@ -1,0 +1,443 @@
+"""The ``symsim`` command line.
+
+``symsim embed``  turns images (files, folders or the bundled demo data) into a bundle
+of items, thumbnails and embeddings; ``symsim info`` describes a bundle; ``symsim
+classify`` names the wallpaper group of images; ``symsim train-symmetry`` trains the
+symmetry network. Heavy modules (torch, umap, dask) are imported only by the command that
+needs them, so ``symsim --help`` answers at once.
+
+Exit status: 0 on success (some inputs may have been rejected and are listed), 2 for
+usage errors, 1 when nothing could be done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A command-line argument is invalid (exit status 2)."""
+
+
+class CommandFailed(Exception):
+    """The command could not do anything useful (exit status 1)."""
+
+
+# --------------------------------------------------------------------------- parsers
+def build_parser() -> argparse.ArgumentParser:
+    """The ``symsim`` argument parser with all its sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="symsim",
+        description="Symmetry-aware, recursive image-similarity exploration of microscopy "
+        "image collections.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    embed = commands.add_parser(
+        "embed",
+        help="embed images into a bundle (items, thumbnails, embeddings)",
+        description="Decode, tile and embed images, and write a bundle folder that "
+        "`symsim info` and the dashboard read. Rejected inputs are listed with their "
+        "reasons; the others proceed.",
+    )
+    embed.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders")
+    embed.add_argument(
+        "--demo",
+        action="store_true",
+        help="embed the bundled demo collection (built at first use, then cached)",
+    )
+    embed.add_argument("--out", "-o", required=True, metavar="BUNDLE", help="bundle folder")
+    embed.add_argument(
+        "--model",
+        default="auto",
+        help="feature model: natural, symmetry, symmetry+natural, a torchvision backbone "
+        "whose weights are cached locally, or 'auto' (symmetry+natural when the symmetry "
+        "weights are installed, else natural). Default: auto",
+    )
+    embed.add_argument(
+        "--tiles",
+        metavar="SIZES",
+        help="comma-separated tile sizes: fractions of the short side (0.5) or pixels "
+        "(256), e.g. 1,0.5,0.25. Default: whole images",
+    )
+    embed.add_argument(
+        "--overlap", type=float, default=0.0, help="tile overlap fraction in [0, 1)"
+    )
+    embed.add_argument(
+        "--frames",
+        choices=("all", "first"),
+        default="all",
+        help="pages of multi-page TIFFs and slices of 3-D stacks (default: all)",
+    )
+    embed.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    embed.add_argument(
+        "--scheduler",
+        metavar="S",
+        help="shard the work over a Dask cluster: 'local' or 'local:N' (a LocalCluster of "
+        "N worker processes), a scheduler address (tcp://host:8786) or a scheduler "
+        "JSON file (as written by `dask scheduler --scheduler-file`)",
+    )
+    embed.add_argument("--batch-size", type=int, help="images per forward pass")
+    embed.add_argument("--weight", type=float, default=0.5, help=argparse.SUPPRESS)
+    embed.add_argument(
+        "--no-cache", action="store_true", help="do not read or write the embedding cache"
+    )
+    embed.add_argument("--max-pixels", type=int, help="refuse images with more pixels")
+    embed.add_argument("--force", action="store_true", help="replace an existing bundle")
+    embed.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    embed.set_defaults(run=run_embed)
+
+    info = commands.add_parser(
+        "info",
+        help="describe a bundle",
+        description="Print what a bundle holds: items, scales, model, rejected inputs.",
+    )
+    info.add_argument("bundle", metavar="BUNDLE")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(run=run_info)
+
+    classify = commands.add_parser(
+        "classify",
+        help="name the wallpaper group of images",
+        description="Classify images into the 17 wallpaper groups with the shipped "
+        "symmetry network.",
+    )
+    train = commands.add_parser(
+        "train-symmetry",
+        help="train the wallpaper-group network",
+        description="Train the symmetry network on freshly generated wallpaper patterns.",
+    )
+    _configure_symmetry_commands(classify, train)
+
+    demo = commands.add_parser(
+        "demo",
+        help="serve the read-only dashboard on the demo data",
+        description="Build the demo collection, embed it into a demo bundle in the cache "
+        "(once), and serve the read-only dashboard with Voila on 127.0.0.1.",
+    )
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="serve the read-only dashboard on a bundle",
+        description="Serve the read-only dashboard on BUNDLE with Voila on 127.0.0.1.",
+    )
+    dashboard.add_argument("bundle", metavar="BUNDLE", help="a bundle written by `symsim embed`")
+    for sub in (demo, dashboard):
+        sub.add_argument("--port", type=_port, help="port on 127.0.0.1 (default: a free one)")
+        sub.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+        sub.set_defaults(run=run_dashboard)
+    return parser
+
+
+def _configure_symmetry_commands(
+    classify: argparse.ArgumentParser, train: argparse.ArgumentParser
+) -> None:
+    try:
+        from symsim_widgets.symmetry import cli as symmetry_cli
+    except ImportError as exc:  # the symmetry package is part of the install
+        message = f"the symmetry commands are unavailable: {exc}"
+
+        def unavailable(args: argparse.Namespace) -> int:
+            raise CommandFailed(message)
+
+        classify.set_defaults(run=unavailable)
+        train.set_defaults(run=unavailable)
+        return
+    symmetry_cli.configure_classify_parser(classify)
+    classify.set_defaults(run=symmetry_cli.run_classify)
+    symmetry_cli.configure_train_parser(train)
+    train.set_defaults(run=symmetry_cli.run_train)
+
+
+# --------------------------------------------------------------------------- embed
+def run_embed(args: argparse.Namespace) -> int:
+    """``symsim embed``: collection -> embeddings -> bundle."""
+    from symsim_widgets.bundle import Bundle
+
+    if args.demo == bool(args.inputs):
+        raise UsageError("give INPUT files/folders or --demo (one of the two)")
+    out = Path(args.out).expanduser()
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; add --force to replace it")
+    if out.exists() and not (out / "manifest.json").is_file():
+        raise UsageError(f"{out} exists and is not a bundle; choose another --out")
+    tiles = parse_tiles(args.tiles, args.overlap)
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if not 0.0 <= args.weight <= 1.0:
+        raise UsageError("--weight must lie in [0, 1]")
+    progress = not args.quiet
+    model = resolve_model_name(args.model)
+
+    started = time.perf_counter()
+    collection = _open_collection(args, tiles, progress)
+    for source, reason in zip(
+        collection.errors["source"], collection.errors["reason"], strict=True
+    ):
+        print(f"rejected: {source}: {reason}", file=sys.stderr)
+    if len(collection) == 0:
+        raise CommandFailed("no usable images: every input was rejected (see above)")
+
+    client, close_client = _dask_client(args.scheduler)
+    try:
+        embeddings, primary, fingerprints = _embed_all(collection, model, args, client, progress)
+    finally:
+        close_client()
+
+    thumbnails = [collection.thumbnail(i) for i in range(len(collection))]
+    info: dict[str, Any] = {
+        "model": model,
+        "device": args.device,
+        "tiles": args.tiles,
+        "overlap": args.overlap,
+        "inputs": ["<demo>"] if args.demo else [str(p) for p in args.inputs],
+        "fingerprints": fingerprints,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    bundle = Bundle(
+        items=collection.items,
+        errors=collection.errors,
+        embeddings=embeddings,
+        thumbnails=thumbnails,
+        primary=primary,
+        info=info,
+    )
+    bundle.save(out, overwrite=args.force)
+    dims = ", ".join(f"{k} {v.shape[1]}-D" for k, v in embeddings.items())
+    print(
+        f"wrote {out}: {len(collection)} items ({dims}), {len(collection.errors)} rejected, "
+        f"{info['seconds']:.1f} s"
+    )
+    return EXIT_OK
+
+
+def _open_collection(args: argparse.Namespace, tiles: Any, progress: bool) -> Any:
+    from symsim_widgets.collection import Collection
+
+    if args.demo:
+        from symsim_widgets.demo import demo_collection
+
+        collection = demo_collection(progress=progress)
+        if tiles is None and args.frames == "all" and args.max_pixels is None:
+            return collection
+        sources = list(dict.fromkeys(collection.items["source"]))
+        paths: list[str] = sources
+    else:
+        paths = []
+        for raw in args.inputs:
+            path = Path(raw).expanduser()
+            if not path.exists():
+                # Still handed to the collection, which records it among the errors.
+                print(f"warning: {raw} does not exist", file=sys.stderr)
+            paths.append(str(path))
+    return Collection.from_paths(
+        paths,
+        tiles=tiles,
+        frames=args.frames,
+        max_pixels=args.max_pixels,
+        progress=progress,
+    )
+
+
+def _embed_all(
+    collection: Any, model: str, args: argparse.Namespace, client: Any, progress: bool
+) -> tuple[dict[str, Any], str, dict[str, str]]:
+    """Embed with ``model``; return the feature arrays, the primary name, fingerprints."""
+    from symsim_widgets.embedding import combine_features, embed
+    from symsim_widgets.models import load_model
+
+    branches = ["symmetry", "natural"] if model == "symmetry+natural" else [model]
+    arrays: dict[str, Any] = {}
+    fingerprints: dict[str, str] = {}
+    for name in branches:
+        feature_model = load_model(name, device=args.device)
+        fingerprints[name] = feature_model.fingerprint
+        arrays[name] = embed(
+            collection,
+            model=feature_model,
+            device=args.device,
+            cache=not args.no_cache,
+            progress=progress,
+            client=client,
+            batch_size=args.batch_size,
+        )
+    if model != "symmetry+natural":
+        return arrays, model, fingerprints
+    combined = combine_features(arrays["symmetry"], arrays["natural"], weight=args.weight)
+    return {"symmetry+natural": combined, **arrays}, model, fingerprints
+
+
+def resolve_model_name(name: str) -> str:
+    """Turn ``auto`` into the best model this installation has; check other names."""
+    from symsim_widgets.models import ModelUnavailableError, available_models, load_model
+
+    if name != "auto":
+        if name not in available_models():
+            raise UsageError(f"unknown model {name!r}; available: {', '.join(available_models())}")
+        return name
+    try:
+        load_model("symmetry", device="cpu")
+    except ModelUnavailableError as exc:
+        print(f"note: using the 'natural' model ({exc})", file=sys.stderr)
+        return "natural"
+    return "symmetry+natural"
+
+
+def parse_tiles(text: str | None, overlap: float = 0.0) -> Any:
+    """Parse ``--tiles 1,0.5,256`` into a :class:`~symsim_widgets.collection.Tiling`.
+
+    Sizes with a decimal point or below 1 are fractions of the short side; whole numbers
+    above 1 are pixels.
+    """
+    if not 0.0 <= overlap < 1.0:
+        raise UsageError(f"--overlap must lie in [0, 1), got {overlap}")
+    if text is None:
+        if overlap:
+            raise UsageError("--overlap needs --tiles")
+        return None
+    sizes: list[float | int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            value = float(part)
+        except ValueError:
+            raise UsageError(f"--tiles: {part!r} is not a number") from None
+        if value <= 0:
+            raise UsageError(f"--tiles: sizes must be positive, got {part}")
+        if "." in part or value <= 1:
+            if value > 1:
+                raise UsageError(f"--tiles: fraction {part} exceeds 1 (use pixels: {int(value)})")
+            sizes.append(value)
+        else:
+            sizes.append(int(value))
+    from symsim_widgets.collection import Tiling
+
+    return Tiling(sizes=tuple(sizes), overlap=overlap)
+
+
+def _dask_client(scheduler: str | None) -> tuple[Any, Any]:
+    """A ``dask.distributed.Client`` for ``--scheduler``, and a function that closes it."""
+    if not scheduler:
+        return None, lambda: None
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise CommandFailed(
+            "--scheduler needs dask.distributed: pip install 'symsim-widgets[dask]'"
+        ) from None
+    if scheduler == "local" or scheduler.startswith("local:"):
+        count = scheduler.partition(":")[2] or "2"
+        if not count.isdigit() or int(count) < 1:
+            raise UsageError(f"--scheduler {scheduler!r}: expected local or local:N (N >= 1)")
+        cluster = LocalCluster(
+            n_workers=int(count), threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+
+        def close() -> None:
+            client.close()
+            cluster.close()
+
+        return client, close
+    try:
+        if Path(scheduler).is_file():
+            client = Client(scheduler_file=scheduler, timeout="30s")
+        else:
+            client = Client(scheduler, timeout="30s")
+    except OSError as exc:
+        raise CommandFailed(f"cannot reach the Dask scheduler {scheduler!r}: {exc}") from exc
+    return client, client.close
+
+
+# --------------------------------------------------------------------------- info
+def run_info(args: argparse.Namespace) -> int:
+    """``symsim info``: what a bundle holds."""
+    from symsim_widgets.bundle import Bundle, BundleError
+
+    try:
+        bundle = Bundle.load(args.bundle)
+    except BundleError as exc:
+        raise CommandFailed(str(exc)) from exc
+    summary = bundle.summary()
+    summary["path"] = str(Path(args.bundle).expanduser())
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return EXIT_OK
+    info = summary["info"]
+    print(f"bundle     {summary['path']}")
+    print(f"items      {summary['items']} from {summary.get('sources', '?')} sources")
+    if "scales" in summary:
+        scales = ", ".join(f"{k}: {v}" for k, v in summary["scales"].items())
+        print(f"scales     {scales}")
+    print(f"model      {info.get('model', '?')}")
+    for name, shape in summary["embeddings"].items():
+        marker = " (primary)" if name == summary["primary"] else ""
+        print(f"embedding  {name}: {shape[0]} x {shape[1]}{marker}")
+    for name, fingerprint in info.get("fingerprints", {}).items():
+        print(f"fingerprint {name}: {fingerprint}")
+    print(f"rejected   {summary['rejected']}")
+    for error in summary["errors"]:
+        print(f"  {error['source']}: {error['reason']}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- dashboard
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"a port lies between 1 and 65535; got {port}")
+    return port
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """``symsim demo`` and ``symsim dashboard``: serve the Voila dashboard."""
+    from symsim_widgets.dashboard import run_command
+
+    return run_command(args)
+
+
+# --------------------------------------------------------------------------- main
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``symsim`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or EXIT_OK)
+    except UsageError as exc:
+        parser.exit(EXIT_USAGE, f"symsim {args.command}: error: {exc}\n")
+    except CommandFailed as exc:
+        print(f"symsim {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"symsim {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a clear line for users; the details stay one flag away
+        from symsim_widgets.models import ModelUnavailableError
+
+        if isinstance(exc, ModelUnavailableError | FileExistsError | ValueError):
+            print(f"symsim {args.command}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        raise
+    return EXIT_OK  # pragma: no cover - parser.exit does not return
+
+
+def _version() -> str:
+    from symsim_widgets import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

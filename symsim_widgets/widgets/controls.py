@@ -1,0 +1,153 @@
+"""The control strip: gesture mode, colouring, feature weight, actions and messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets as w
+import traitlets as t
+
+from symsim_widgets.widgets.scatter import MODES
+
+
+class ControlsView(w.VBox):
+    """Buttons and menus of the explorer; it holds no data, only choices.
+
+    Attributes (traits)
+    -------------------
+    mode : {"lasso", "box", "pan"}
+        What a drag on the map does.
+    color_by : str
+        A metadata column, or ``""`` for one colour.
+    color_options : list of str
+        Columns offered in the colour menu.
+    weight : float
+        Symmetry vs natural feature weight (shown only when ``show_weight``).
+    show_weight : bool
+        Whether the weight slider is shown (both feature branches exist).
+    explore_on_lasso : bool
+        Drill into a lasso's selection at once, without pressing "explore selection".
+    status : str
+        HTML summary (node, counts, selection).
+    message : str
+        A notice or error for the user (HTML-escaped by the caller).
+    read_only : bool
+        Hide export and save (the dashboard writes nothing).
+    """
+
+    mode = t.Enum(MODES, default_value="lasso")
+    color_by = t.Unicode("")
+    color_options = t.List(t.Unicode())
+    weight = t.Float(0.5)
+    show_weight = t.Bool(False)
+    explore_on_lasso = t.Bool(False)
+    status = t.Unicode("")
+    message = t.Unicode("")
+    read_only = t.Bool(False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._mode = w.ToggleButtons(
+            options=[("lasso", "lasso"), ("box", "box"), ("pan / zoom", "pan")],
+            value=self.mode,
+            style={"button_width": "80px"},
+        )
+        self._mode.add_class("symsim-mode")
+        t.link((self._mode, "value"), (self, "mode"))
+        self._color = w.Dropdown(description="colour by", options=[("—", "")], value="")
+        self._color.add_class("symsim-color-by")
+        t.link((self._color, "value"), (self, "color_by"))
+        self._weight = w.FloatSlider(
+            value=self.weight,
+            min=0.0,
+            max=1.0,
+            step=0.1,
+            description="symmetry ↔ natural",
+            continuous_update=False,
+            style={"description_width": "130px"},
+            layout=w.Layout(width="360px"),
+        )
+        t.link((self._weight, "value"), (self, "weight"))
+        self._auto = w.Checkbox(value=False, description="explore on lasso", indent=False)
+        self._auto.add_class("symsim-explore-on-lasso")
+        t.link((self._auto, "value"), (self, "explore_on_lasso"))
+        self.explore_button = w.Button(
+            description="explore selection", button_style="primary", icon="search-plus"
+        )
+        self.explore_button.add_class("symsim-explore")
+        self.clear_button = w.Button(description="clear selection")
+        self.reset_button = w.Button(description="reset zoom")
+        self.export_path = w.Text(
+            value="selection.csv", description="export to", layout=w.Layout(width="300px")
+        )
+        self.export_button = w.Button(description="export selection")
+        self.save_path = w.Text(
+            value="session.json", description="session", layout=w.Layout(width="300px")
+        )
+        self.save_button = w.Button(description="save session")
+        self._status = w.HTML()
+        self._status.add_class("symsim-status")
+        self._message = w.HTML()
+        self._message.add_class("symsim-message")
+        self._files = w.HBox(
+            [self.export_path, self.export_button, self.save_path, self.save_button]
+        )
+        self.children = [
+            w.HBox([self._mode, self._color, self.reset_button]),
+            w.HBox([self.explore_button, self.clear_button, self._auto, self._weight]),
+            self._files,
+            self._status,
+            self._message,
+        ]
+        self._sync_visibility()
+
+    @t.observe("color_options")
+    def _on_options(self, change: Any) -> None:
+        self._color.options = [("—", ""), *[(c, c) for c in change["new"]]]
+
+    @t.observe("status")
+    def _on_status(self, change: Any) -> None:
+        self._status.value = change["new"]
+
+    @t.observe("message")
+    def _on_message(self, change: Any) -> None:
+        text = change["new"]
+        self._message.value = (
+            f"<div style='color:#a02000;font-weight:bold'>{text}</div>" if text else ""
+        )
+
+    @t.observe("show_weight", "read_only")
+    def _on_visibility(self, change: Any) -> None:
+        self._sync_visibility()
+
+    def _sync_visibility(self) -> None:
+        self._weight.layout.display = "" if self.show_weight else "none"
+        self._files.layout.display = "none" if self.read_only else ""
+
+    def on(self, button: str, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` when ``button`` (explore, clear, reset, export, save) is
+        clicked."""
+        widget = {
+            "explore": self.explore_button,
+            "clear": self.clear_button,
+            "reset": self.reset_button,
+            "export": self.export_button,
+            "save": self.save_button,
+        }[button]
+        widget.on_click(lambda _: callback())
+
+
+def color_columns(items: Any, *, max_categories: int = 60) -> Sequence[str]:
+    """Metadata columns worth colouring by: numeric ones, and categorical ones with at
+    least 2 and at most ``max_categories`` distinct values."""
+    out = []
+    skip = {"content_hash", "x", "y", "w", "h"}
+    for name in items.columns:
+        if name in skip:
+            continue
+        col = items[name]
+        n = col.nunique(dropna=True)
+        if (col.dtype.kind in "if" and n > 1) or 2 <= n <= max_categories:
+            out.append(str(name))
+    return out

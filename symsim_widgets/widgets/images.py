@@ -1,0 +1,120 @@
+"""Thumbnails as PNG bytes, from a Collection or a Bundle, with a small encode cache."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """An image as uint8 for display: uint8 passes; floats in [0, 1] are scaled; other
+    integer types are scaled by their range; NaN becomes 0."""
+    arr = np.asarray(image)
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind == "f":
+        return (np.clip(np.nan_to_num(arr), 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    if arr.dtype.kind in "iu":
+        lo, hi = float(arr.min()), float(arr.max())
+        scaled = (arr.astype(np.float64) - lo) / (hi - lo) if hi > lo else arr * 0.0
+        return (scaled * 255 + 0.5).astype(np.uint8)
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * 255
+    raise TypeError(f"cannot display an image of dtype {arr.dtype}")
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode a greyscale ``(h, w)`` or colour ``(h, w, 3|4)`` image as PNG bytes."""
+    from PIL import Image
+
+    arr = to_uint8(image)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    buffer = io.BytesIO()
+    Image.fromarray(arr).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+class ItemSource:
+    """What the widgets need to know about the items: metadata and thumbnails.
+
+    Parameters
+    ----------
+    items : pandas.DataFrame
+        One row per item (provenance and metadata columns).
+    thumbnail : callable
+        ``thumbnail(i) -> numpy.ndarray`` (uint8) for item ``i``.
+    collection : Collection, optional
+        The collection the items come from, when there is one (a bundle has none).
+    cache_size : int
+        Encoded PNG thumbnails kept in memory.
+    """
+
+    def __init__(
+        self,
+        items: pd.DataFrame,
+        thumbnail: Callable[[int], np.ndarray],
+        *,
+        collection: Any = None,
+        cache_size: int = 4096,
+    ) -> None:
+        self.items = items.reset_index(drop=True)
+        self._thumbnail = thumbnail
+        self.collection = collection
+        self._png: OrderedDict[int, bytes] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_collection(cls, collection: Any) -> ItemSource:
+        """Items and thumbnails of a :class:`~symsim_widgets.collection.Collection`."""
+        return cls(collection.items, collection.thumbnail, collection=collection)
+
+    @classmethod
+    def from_thumbnails(cls, items: pd.DataFrame, thumbnails: Sequence[np.ndarray]) -> ItemSource:
+        """Items with a list of thumbnails (e.g. those of a Bundle)."""
+        if len(thumbnails) != len(items):
+            raise ValueError(f"{len(thumbnails)} thumbnails for {len(items)} items")
+        return cls(items, lambda i: thumbnails[i])
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def thumbnail(self, i: int) -> np.ndarray:
+        """The uint8 thumbnail of item ``i``."""
+        return np.asarray(self._thumbnail(int(i)))
+
+    def png(self, i: int) -> bytes:
+        """The thumbnail of item ``i`` as PNG bytes (cached)."""
+        i = int(i)
+        with self._lock:
+            data = self._png.get(i)
+            if data is not None:
+                self._png.move_to_end(i)
+                return data
+        data = png_bytes(self.thumbnail(i))
+        with self._lock:
+            self._png[i] = data
+            while len(self._png) > self._cache_size:
+                self._png.popitem(last=False)
+        return data
+
+    def describe(self, i: int, columns: Sequence[str] | None = None) -> dict[str, Any]:
+        """Metadata of item ``i`` as a plain dict (the given columns, or all)."""
+        row = self.items.iloc[int(i)]
+        keys = [c for c in (columns or self.items.columns) if c in row.index]
+        return {k: _plain(row[k]) for k in keys}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value
