@@ -268,6 +268,76 @@ class Bundle:
         return out
 
 
+def build_bundle(
+    collection: Any,
+    path: str | os.PathLike,
+    *,
+    model: str = "natural",
+    device: str = "auto",
+    cache: Any = True,
+    progress: bool = True,
+    client: Any = None,
+    batch_size: int | None = None,
+    weight: float = 0.5,
+    info: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Embed a collection and write it as a bundle: what ``symsim embed`` does.
+
+    Parameters
+    ----------
+    collection : Collection
+        The items to embed (see :class:`~symsim_widgets.collection.Collection`).
+    path : path-like
+        Bundle folder (see :meth:`Bundle.save`).
+    model : str
+        A registered model name. ``"symmetry+natural"`` embeds (and caches) both
+        branches, and stores them beside their combination (weight ``weight``), so a view
+        can re-weight them without embedding again.
+    device, cache, progress, client, batch_size
+        As for :func:`~symsim_widgets.embedding.embed`.
+    info : dict, optional
+        Extra manifest metadata; the model name and fingerprints are added.
+    overwrite : bool
+        Replace an existing bundle at ``path``.
+
+    Returns
+    -------
+    pathlib.Path
+        The bundle folder.
+    """
+    from symsim_widgets.embedding import combine_features, embed
+    from symsim_widgets.models import load_model
+
+    branches = ["symmetry", "natural"] if model == "symmetry+natural" else [model]
+    arrays: dict[str, np.ndarray] = {}
+    fingerprints: dict[str, str] = {}
+    for name in branches:
+        feature_model = load_model(name, device=device)
+        fingerprints[name] = feature_model.fingerprint
+        arrays[name] = embed(
+            collection,
+            model=feature_model,
+            device=device,
+            cache=cache,
+            progress=progress,
+            client=client,
+            batch_size=batch_size,
+        )
+    if model == "symmetry+natural":
+        combined = combine_features(arrays["symmetry"], arrays["natural"], weight=weight)
+        arrays = {model: combined, **arrays}
+    bundle = Bundle(
+        items=collection.items,
+        errors=collection.errors,
+        embeddings=arrays,
+        thumbnails=[collection.thumbnail(i) for i in range(len(collection))],
+        primary=model,
+        info={"model": model, "fingerprints": fingerprints, **(info or {})},
+    )
+    return bundle.save(path, overwrite=overwrite)
+
+
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     """Read and check a bundle's ``manifest.json``."""
     file = Path(folder) / _MANIFEST

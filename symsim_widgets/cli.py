@@ -160,7 +160,7 @@ def _configure_symmetry_commands(
 # --------------------------------------------------------------------------- embed
 def run_embed(args: argparse.Namespace) -> int:
     """``symsim embed``: collection -> embeddings -> bundle."""
-    from symsim_widgets.bundle import Bundle
+    from symsim_widgets.bundle import build_bundle, read_manifest
 
     if args.demo == bool(args.inputs):
         raise UsageError("give INPUT files/folders or --demo (one of the two)")
@@ -188,33 +188,31 @@ def run_embed(args: argparse.Namespace) -> int:
 
     client, close_client = _dask_client(args.scheduler)
     try:
-        embeddings, primary, fingerprints = _embed_all(collection, model, args, client, progress)
+        build_bundle(
+            collection,
+            out,
+            model=model,
+            device=args.device,
+            cache=not args.no_cache,
+            progress=progress,
+            client=client,
+            batch_size=args.batch_size,
+            weight=args.weight,
+            info={
+                "device": args.device,
+                "tiles": args.tiles,
+                "overlap": args.overlap,
+                "inputs": ["<demo>"] if args.demo else [str(p) for p in args.inputs],
+            },
+            overwrite=args.force,
+        )
     finally:
         close_client()
-
-    thumbnails = [collection.thumbnail(i) for i in range(len(collection))]
-    info: dict[str, Any] = {
-        "model": model,
-        "device": args.device,
-        "tiles": args.tiles,
-        "overlap": args.overlap,
-        "inputs": ["<demo>"] if args.demo else [str(p) for p in args.inputs],
-        "fingerprints": fingerprints,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    bundle = Bundle(
-        items=collection.items,
-        errors=collection.errors,
-        embeddings=embeddings,
-        thumbnails=thumbnails,
-        primary=primary,
-        info=info,
-    )
-    bundle.save(out, overwrite=args.force)
-    dims = ", ".join(f"{k} {v.shape[1]}-D" for k, v in embeddings.items())
+    seconds = time.perf_counter() - started
+    dims = ", ".join(f"{k} {v[1]}-D" for k, v in read_manifest(out)["embeddings"].items())
     print(
         f"wrote {out}: {len(collection)} items ({dims}), {len(collection.errors)} rejected, "
-        f"{info['seconds']:.1f} s"
+        f"{seconds:.1f} s"
     )
     return EXIT_OK
 
@@ -247,48 +245,18 @@ def _open_collection(args: argparse.Namespace, tiles: Any, progress: bool) -> An
     )
 
 
-def _embed_all(
-    collection: Any, model: str, args: argparse.Namespace, client: Any, progress: bool
-) -> tuple[dict[str, Any], str, dict[str, str]]:
-    """Embed with ``model``; return the feature arrays, the primary name, fingerprints."""
-    from symsim_widgets.embedding import combine_features, embed
-    from symsim_widgets.models import load_model
-
-    branches = ["symmetry", "natural"] if model == "symmetry+natural" else [model]
-    arrays: dict[str, Any] = {}
-    fingerprints: dict[str, str] = {}
-    for name in branches:
-        feature_model = load_model(name, device=args.device)
-        fingerprints[name] = feature_model.fingerprint
-        arrays[name] = embed(
-            collection,
-            model=feature_model,
-            device=args.device,
-            cache=not args.no_cache,
-            progress=progress,
-            client=client,
-            batch_size=args.batch_size,
-        )
-    if model != "symmetry+natural":
-        return arrays, model, fingerprints
-    combined = combine_features(arrays["symmetry"], arrays["natural"], weight=args.weight)
-    return {"symmetry+natural": combined, **arrays}, model, fingerprints
-
-
 def resolve_model_name(name: str) -> str:
     """Turn ``auto`` into the best model this installation has; check other names."""
-    from symsim_widgets.models import ModelUnavailableError, available_models, load_model
+    from symsim_widgets.models import available_models, best_available_model
 
-    if name != "auto":
-        if name not in available_models():
-            raise UsageError(f"unknown model {name!r}; available: {', '.join(available_models())}")
-        return name
-    try:
-        load_model("symmetry", device="cpu")
-    except ModelUnavailableError as exc:
-        print(f"note: using the 'natural' model ({exc})", file=sys.stderr)
-        return "natural"
-    return "symmetry+natural"
+    if name == "auto":
+        best = best_available_model()
+        if best == "natural":
+            print("note: the symmetry weights are not installed; using 'natural'", file=sys.stderr)
+        return best
+    if name not in available_models():
+        raise UsageError(f"unknown model {name!r}; available: {', '.join(available_models())}")
+    return name
 
 
 def parse_tiles(text: str | None, overlap: float = 0.0) -> Any:

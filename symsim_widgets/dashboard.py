@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from symsim_widgets.cache import cache_root
+
 #: Environment variable naming the bundle the dashboard notebook opens.
 BUNDLE_ENV = "SYMSIM_DASHBOARD_BUNDLE"
 #: Environment variable with the most markers the map draws (optional).
@@ -43,12 +45,6 @@ from symsim_widgets.dashboard import open_dashboard
 
 explorer = open_dashboard()
 explorer"""
-
-
-def cache_root() -> Path:
-    """``$SYMSIM_CACHE_DIR`` or ``~/.cache/symsim``."""
-    root = os.environ.get("SYMSIM_CACHE_DIR")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "symsim"
 
 
 def dashboard_notebook() -> dict[str, Any]:
@@ -96,56 +92,6 @@ def write_dashboard_notebook(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _resolve_model(model: str) -> str:
-    if model != "auto":
-        return model
-    from symsim_widgets.models import ModelUnavailableError, load_model
-
-    try:
-        load_model("symmetry", device="cpu")
-    except ModelUnavailableError:
-        return "natural"
-    return "symmetry+natural"
-
-
-def build_bundle(
-    collection: Any,
-    path: str | os.PathLike[str],
-    *,
-    model: str = "natural",
-    device: str = "auto",
-    progress: bool = True,
-    info: dict[str, Any] | None = None,
-) -> Path:
-    """Embed ``collection`` with ``model`` and write a bundle (as ``symsim embed``).
-
-    ``symmetry+natural`` stores both branches and their combination, so the dashboard
-    offers the weight slider.
-    """
-    from symsim_widgets.bundle import Bundle
-    from symsim_widgets.embedding import combine_features, embed
-
-    branches = ["symmetry", "natural"] if model == "symmetry+natural" else [model]
-    arrays = {
-        name: embed(collection, model=name, device=device, progress=progress) for name in branches
-    }
-    if model == "symmetry+natural":
-        arrays = {
-            "symmetry+natural": combine_features(arrays["symmetry"], arrays["natural"]),
-            **arrays,
-        }
-    thumbnails = [collection.thumbnail(i) for i in range(len(collection))]
-    bundle = Bundle(
-        items=collection.items,
-        errors=collection.errors,
-        embeddings=arrays,
-        thumbnails=thumbnails,
-        primary=model,
-        info={"model": model, **(info or {})},
-    )
-    return bundle.save(path, overwrite=True)
-
-
 def demo_bundle(
     *,
     model: str = "auto",
@@ -172,10 +118,12 @@ def demo_bundle(
     pathlib.Path
         The bundle folder.
     """
-    from symsim_widgets.bundle import BundleError, read_manifest
+    from symsim_widgets.bundle import BundleError, build_bundle, read_manifest
     from symsim_widgets.demo import DEMO_VERSION, demo_collection
+    from symsim_widgets.models import best_available_model
 
-    model = _resolve_model(model)
+    if model == "auto":
+        model = best_available_model()
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     suffix = "" if include_wallpapers else "-nowallpapers"
     path = root / f"demo-{model.replace('+', '-')}{suffix}.symsim"
@@ -192,6 +140,7 @@ def demo_bundle(
         model=model,
         progress=progress,
         info={"demo_version": DEMO_VERSION, "inputs": ["<demo>"]},
+        overwrite=True,
     )
 
 

@@ -95,9 +95,9 @@ _SPIEPY_FILES: tuple[tuple[str, str], ...] = (
 
 def demo_cache_dir() -> Path:
     """Default demo folder: ``$SYMSIM_CACHE_DIR/demo`` or ``~/.cache/symsim/demo``."""
-    root = os.environ.get("SYMSIM_CACHE_DIR")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "symsim"
-    return base / "demo"
+    from symsim_widgets.cache import cache_root
+
+    return cache_root() / "demo"
 
 
 def _read_manifest(folder: Path) -> dict[str, Any] | None:

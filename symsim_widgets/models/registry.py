@@ -444,3 +444,15 @@ def clear_memo() -> None:
     """Forget the built models (they are rebuilt on the next :func:`load_model`)."""
     with _MEMO_LOCK:
         _MEMO.clear()
+
+
+def best_available_model() -> str:
+    """``"symmetry+natural"`` when the symmetry weights are installed, else ``"natural"``.
+
+    This is what ``model="auto"`` means in ``symsim embed`` and the dashboard.
+    """
+    try:
+        load_model("symmetry", device="cpu")
+    except ModelUnavailableError:
+        return "natural"
+    return "symmetry+natural"

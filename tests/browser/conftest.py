@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from symsim_widgets.dashboard import build_bundle, serve
+from symsim_widgets.bundle import build_bundle
+from symsim_widgets.dashboard import serve
 from symsim_widgets.demo import demo_collection
 
 REPO = Path(__file__).resolve().parents[2]
