@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -313,12 +314,18 @@ def _tail(path: Path, lines: int = 30) -> str:
 def run_server(server: DashboardServer) -> int:
     """Print the URL and wait until Voila exits or the user presses Ctrl-C."""
     print(f"symsim dashboard: {server.url}  (Ctrl-C to stop; log: {server.log})", flush=True)
+
+    def stop_on_sigterm(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds through `finally`, which stops Voila
+
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         return int(server.process.wait() or 0)
     except KeyboardInterrupt:
         return 0
     finally:
         server.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_command(args: Any) -> int:

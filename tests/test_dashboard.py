@@ -126,6 +126,11 @@ def test_dashboard_command_prints_the_url_and_serves(bundle):
     finally:
         process.terminate()
         process.wait(timeout=30)
+    # Stopping the command (SIGTERM) stops its Voila server too: nothing is left behind.
+    deadline = time.monotonic() + 15
+    while _answers(url + "voila/files/x") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _answers(url + "voila/files/x")
 
 
 def test_dashboard_command_rejects_what_is_not_a_bundle(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from symsim_widgets.projection import (
     ProjectionWarning,
     Projector,
+    default_n_epochs,
     exact_knn,
     fast_knn,
     pca_layout,
@@ -142,7 +143,7 @@ def test_a_three_cluster_child_keeps_its_clusters_in_place(seed):
 
 def test_refinement_defaults_apply_only_to_a_given_start(data):
     x = data[0]
-    assert Projector().fit(x).n_epochs_ == 150
+    assert Projector().fit(x).n_epochs_ == default_n_epochs(len(x)) == 200
     refined = Projector(init=pca_layout(x)).fit(x)
     assert refined.n_epochs_ == 100
     assert Projector(init=pca_layout(x), n_epochs=40).fit(x).n_epochs_ == 40
