@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from symsim_widgets._files import write_text_atomically
 from symsim_widgets.cache import cache_root
 
 #: Environment variable naming the bundle the dashboard notebook opens.
@@ -87,9 +88,7 @@ def write_dashboard_notebook(path: str | os.PathLike[str]) -> Path:
     text = json.dumps(dashboard_notebook(), indent=1) + "\n"
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomically(path, text)
     return path
 
 

@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from symsim_widgets._files import write_text_atomically
+
 FORMAT = "symsim-exploration-tree"
 FORMAT_VERSION = 1
 
@@ -652,7 +654,7 @@ class ExplorationNode:
         when one is given (atomically: a crash never leaves a half-written file)."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
         if path is not None:
-            _write_atomically(Path(path), text)
+            write_text_atomically(path, text)
         return text
 
     @classmethod
@@ -953,13 +955,3 @@ def _node_from_dict(
             _node_from_dict(cls, child_data, tree, node, f"{path}.children[{i}]")
         )
     return node
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

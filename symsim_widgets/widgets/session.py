@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from symsim_widgets._files import write_text_atomically
 from symsim_widgets.exploration import ExplorationNode
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,14 +126,7 @@ def save_session(explorer: Explorer, path: str | os.PathLike[str]) -> Path:
         "tree": explorer.tree.to_dict(),
     }
     text = json.dumps(document, allow_nan=False, default=_json_default)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomically(path, text)
 
 
 def _json_default(value: Any) -> Any:
