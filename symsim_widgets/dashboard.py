@@ -337,6 +337,11 @@ def run_command(args: Any) -> int:
         bundle: Path | None = demo_bundle(progress=True)
     else:
         bundle = Path(args.bundle).expanduser()
+    # Compile the UMAP code into the machine's numba cache now (a no-op when it is warm),
+    # so the dashboard's kernel loads it instead of making the first visitor wait ~30 s.
+    from symsim_widgets.projection import warm_up
+
+    warm_up()
     try:
         server = serve(bundle, port=args.port, open_browser=not args.no_browser)
     except BundleError as exc:
