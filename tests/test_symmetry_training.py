@@ -199,3 +199,33 @@ def test_classify_command_json(tiny_run, tmp_path, capsys):
     assert [r["path"] for r in lines] == paths
     assert all(r["group"] in WALLPAPER_GROUPS and 0 < r["confidence"] <= 1 for r in lines)
     assert "nope.png" in captured.err
+
+
+def test_warm_start_begins_from_a_checkpoints_weights(tiny_run, tmp_path):
+    start, _ = load_checkpoint(tiny_run / "symmetry.pt")
+    tiny = {**TINY, "variant_per_group": 0, "steps": 1, "warmup": 1, "lr": 0.0}
+    meta = train_symmetry(
+        tmp_path / "warm", progress=False, init_from=str(tiny_run / "symmetry.pt"), **tiny
+    )
+    assert meta["recipe"]["config"]["init_from"] == str(tiny_run / "symmetry.pt")
+    warm, _ = load_checkpoint(tmp_path / "warm" / "symmetry.pt")
+    # with a zero learning rate the weights are the checkpoint's (up to fp16 storage);
+    # batch-norm running statistics still move, so compare the convolution weights
+    for name, tensor in start.state_dict().items():
+        if name.endswith("weight") and tensor.ndim == 4:
+            assert torch.allclose(warm.state_dict()[name], tensor, atol=1e-3), name
+    train_symmetry(tmp_path / "cold", progress=False, seed=7, **tiny)
+    cold_net, _ = load_checkpoint(tmp_path / "cold" / "symmetry.pt")
+    differs = [
+        not torch.allclose(cold_net.state_dict()[n], t, atol=1e-3)
+        for n, t in start.state_dict().items()
+        if n.endswith("weight") and t.ndim == 4
+    ]
+    assert any(differs)  # the comparison above can tell a warm start from a cold one
+    with pytest.raises(ValueError, match="the checkpoint is"):
+        train_symmetry(
+            tmp_path / "bad",
+            progress=False,
+            init_from=str(tiny_run / "symmetry.pt"),
+            **{**tiny, "width": 8},
+        )

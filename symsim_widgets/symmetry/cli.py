@@ -109,6 +109,13 @@ def configure_train_parser(parser: argparse.ArgumentParser) -> None:
         help="save the state and stop after this long (resume later)",
     )
     parser.add_argument(
+        "--init-from",
+        default="",
+        metavar="CHECKPOINT",
+        help="warm start: begin with the weights of this checkpoint (same architecture, "
+        "input size and width); the schedule and optimiser start afresh",
+    )
+    parser.add_argument(
         "--install",
         action="store_true",
         help="copy the final checkpoint to the package's weights/symmetry.pt",
@@ -153,6 +160,7 @@ def run_train(args: argparse.Namespace) -> int:
         device=args.device,
         amp=not args.no_amp,
         time_limit=args.time_limit,
+        init_from=args.init_from,
         command=command,
     )
     if not result.get("finished"):
@@ -170,10 +178,10 @@ def _train_command(args: argparse.Namespace) -> str:
         "steps", "batch_size", "input_size", "arch", "stem", "width", "lr", "weight_decay",
         "warmup", "min_cell_px", "corruption_strength", "seed", "test_seed", "test_per_group",
         "variant_per_group", "eval_every", "checkpoint_every", "log_every", "workers",
-        "device", "time_limit",
+        "device", "time_limit", "init_from",
     ):  # fmt: skip
         value = getattr(args, name)
-        if value is not None:
+        if value not in (None, ""):
             words += ["--" + name.replace("_", "-"), str(value)]
     words += ["--train-sources", *args.train_sources]
     words += ["--cells", *(f"{c:g}" for c in args.cells)]

@@ -41,6 +41,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     time_limit: float | None = None  # minutes; stop (resumably) after this long
+    init_from: str = ""  # warm start: a checkpoint whose weights start this run
     command: str = ""
     extra: dict = field(default_factory=dict)
 

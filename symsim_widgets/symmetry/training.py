@@ -38,6 +38,7 @@ from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
 from symsim_widgets.symmetry.network import (
     SymmetryNet,
     _atomic_torch_save,
+    load_checkpoint,
     save_checkpoint,
 )
 
@@ -235,6 +236,18 @@ def _resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def _warm_start(model: SymmetryNet, cfg: TrainConfig) -> None:
+    """Load the weights of the checkpoint ``cfg.init_from`` (same architecture and input)."""
+    weights, meta = load_checkpoint(cfg.init_from)  # verifies the weights' sha256
+    wanted = {"arch": cfg.arch, "input_size": cfg.input_size, "width": cfg.width}
+    found = {k: meta.get(k, 64 if k == "width" else None) for k in wanted}
+    if found != wanted:
+        raise ValueError(
+            f"--init-from {cfg.init_from}: the checkpoint is {found}, this run is {wanted}"
+        )
+    model.load_state_dict(weights.state_dict())
+
+
 def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     def f(step: int) -> float:
         if step < cfg.warmup:
@@ -332,7 +345,12 @@ def train_symmetry(
     history: list[dict] = []
 
     state_path = out / STATE_FILE
-    if resume and state_path.exists():
+    resuming = resume and state_path.exists()
+    if cfg.init_from and not resuming:
+        _warm_start(model, cfg)
+        if progress:
+            print(f"weights initialised from {cfg.init_from}", flush=True)
+    if resuming:
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         old = state["config"]
         mismatch = {
