@@ -306,24 +306,20 @@ def build_bundle(
     pathlib.Path
         The bundle folder.
     """
-    from symsim_widgets.embedding import combine_features, embed
+    from symsim_widgets.embedding import combine_features, embed_branches
     from symsim_widgets.models import load_model
 
-    branches = ["symmetry", "natural"] if model == "symmetry+natural" else [model]
-    arrays: dict[str, np.ndarray] = {}
-    fingerprints: dict[str, str] = {}
-    for name in branches:
-        feature_model = load_model(name, device=device)
-        fingerprints[name] = feature_model.fingerprint
-        arrays[name] = embed(
-            collection,
-            model=feature_model,
-            device=device,
-            cache=cache,
-            progress=progress,
-            client=client,
-            batch_size=batch_size,
-        )
+    arrays: dict[str, np.ndarray] = embed_branches(
+        collection,
+        model=model,
+        device=device,
+        cache=cache,
+        progress=progress,
+        client=client,
+        batch_size=batch_size,
+    )
+    # load_model is memoised: these are the models embed_branches just used
+    fingerprints = {name: load_model(name, device=device).fingerprint for name in arrays}
     if model == "symmetry+natural":
         combined = combine_features(arrays["symmetry"], arrays["natural"], weight=weight)
         arrays = {model: combined, **arrays}

@@ -837,29 +837,20 @@ def _embed_branches(
     notices: list[str],
 ) -> tuple[dict[str, np.ndarray], str]:
     """Embed ``collection`` with ``model``; both branches for ``symmetry+natural``."""
-    from symsim_widgets.embedding import embed
-    from symsim_widgets.models import ModelUnavailableError, load_model
+    from symsim_widgets.embedding import embed_branches
+    from symsim_widgets.models import best_available_model
 
-    names = list(BLEND_BRANCHES) if model == "symmetry+natural" else [model]
-    if "symmetry" in names:
-        try:
-            load_model("symmetry", device="cpu")
-        except ModelUnavailableError as exc:
-            if model != "symmetry+natural":
-                raise
-            notice = f"using the natural-image features only: {exc}"
-            warnings.warn(notice, stacklevel=3)
-            notices.append(html.escape(notice))
-            names, model = ["natural"], "natural"
-    arrays = {}
-    for name in names:
-        if out is not None and progress:
-            with out:
-                arrays[name] = embed(collection, model=name, device=device, progress=True)
-        else:
-            arrays[name] = embed(collection, model=name, device=device, progress=progress)
-    if out is not None:
+    if model == "symmetry+natural" and best_available_model() == "natural":
+        notice = "using the natural-image features only: the symmetry weights are not installed"
+        warnings.warn(notice, stacklevel=3)
+        notices.append(html.escape(notice))
+        model = "natural"
+    if out is not None and progress:
+        with out:
+            arrays = embed_branches(collection, model=model, device=device, progress=True)
         out.clear_output()
+    else:
+        arrays = embed_branches(collection, model=model, device=device, progress=progress)
     return {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}, model
 
 
