@@ -4,7 +4,7 @@ Usage: ``python benchmarks/run_all.py [--quick]`` from the repository root. Each
 benchmark runs in its own process (so fresh-process timings stay honest) and prints a
 table of ratios against a baseline measured in the same run. ``--quick`` uses small
 sizes, for checking that the benchmarks work; the README's figures come from a full run
-on an otherwise idle machine (about 12 minutes on 2 cores).
+on an otherwise idle machine (about 14 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ BENCHMARKS = {
     "cache": ("bench_cache.py", ["--n", "10000", "--dims", "1280"]),
     "projection": ("bench_projection.py", ["--sizes", "2000", "--no-fresh"]),
     "browser": ("bench_browser.py", ["--sizes", "1000", "--no-baseline"]),
+    "symmetry": ("bench_symmetry.py", ["--per-group", "20"]),
 }
 
 

@@ -229,3 +229,78 @@ def test_warm_start_begins_from_a_checkpoints_weights(tiny_run, tmp_path):
             init_from=str(tiny_run / "symmetry.pt"),
             **{**tiny, "width": 8},
         )
+
+
+def test_dihedral_views_are_distinct_orientations_with_the_same_label():
+    from symsim_widgets.symmetry.training import dihedral_views
+
+    images = np.stack([generate_wallpaper(g, 24, rng=k)[0] for k, g in enumerate(("p1", "pg"))])
+    labels = np.array([0, 3])
+    views, view_labels = dihedral_views(images, labels, 8, np.random.default_rng(0))
+    assert views.shape == (16, 24, 24) and views.dtype == images.dtype
+    assert list(view_labels) == [0, 3] * 8
+    square = [np.rot90(images[0], k) for k in range(4)]
+    square += [s.T for s in square]
+    for v in range(8):  # every view of image 0 is one of the square's 8 symmetries of it
+        assert any(np.array_equal(views[2 * v], s) for s in square)
+    assert len({views[2 * v].tobytes() for v in range(8)}) == 8  # all different
+    with pytest.raises(ValueError, match="between 1 and 8"):
+        dihedral_views(images, labels, 9, np.random.default_rng(0))
+
+
+def test_views_and_reduced_corruption_are_recorded(tmp_path):
+    tiny = {**TINY, "views": 2, "corruption_strength": 0.5}
+    meta = train_symmetry(tmp_path, progress=False, **tiny)
+    data = meta["recipe"]["data"]
+    assert data["views_per_pattern"] == 2 and data["corruption_strength"] == 0.5
+    assert meta["recipe"]["patterns_generated"] == 3 * 2  # 3 steps of 2 patterns x 2 views
+    # the test sets use the run's strength, and one more set the generator's full strength
+    assert {"held_out", "rotated", "noisy", "ood_source", "full_corruption"} <= set(
+        meta["accuracy"]
+    )
+    with pytest.raises(ValueError, match="different run"):
+        train_symmetry(tmp_path, progress=False, **{**tiny, "views": 1})
+
+
+def test_classify_features_matches_classify_symmetry(tiny_run, monkeypatch):
+    from symsim_widgets.embedding import embed
+    from symsim_widgets.models import clear_memo
+    from symsim_widgets.symmetry.classify import classify_features
+
+    weights = tiny_run / "symmetry.pt"
+    monkeypatch.setenv("SYMSIM_SYMMETRY_WEIGHTS", str(weights))
+    clear_memo()
+    images = [generate_wallpaper(g, 40, rng=k)[0] for k, g in enumerate(WALLPAPER_GROUPS)]
+    features = embed(images, "symmetry", device="cpu", cache=False, progress=False)
+    direct = classify_symmetry(images, weights=weights, device="cpu")
+    via_embedding = classify_features(features, weights=weights)
+    probs = [f"p_{g}" for g in WALLPAPER_GROUPS]
+    np.testing.assert_allclose(via_embedding[probs], direct[probs], atol=2e-3)
+    assert list(via_embedding["group"]) == list(direct["group"])
+    features[1] = np.nan  # a row without a vector has no prediction, the others do
+    table = classify_features(features, weights=weights)
+    assert table.loc[1, "group"] is None and np.isnan(table.loc[1, "confidence"])
+    assert table["group"].drop(index=1).isin(WALLPAPER_GROUPS).all()
+    with pytest.raises(ValueError, match="vectors of the symmetry model"):
+        classify_features(features[:, :3], weights=weights)
+    clear_memo()
+
+
+def test_bundles_carry_the_predicted_group(tiny_run, monkeypatch, tmp_path):
+    from symsim_widgets.bundle import Bundle, build_bundle
+    from symsim_widgets.collection import Collection
+    from symsim_widgets.models import clear_memo
+    from symsim_widgets.symmetry.classify import classify_features
+
+    monkeypatch.setenv("SYMSIM_SYMMETRY_WEIGHTS", str(tiny_run / "symmetry.pt"))
+    clear_memo()
+    images = [generate_wallpaper(g, 40, rng=k)[0] for k, g in enumerate(("p2", "cmm", "p3"))]
+    path = build_bundle(
+        Collection.coerce(images), tmp_path / "b.symsim", model="symmetry", cache=False,
+        progress=False, device="cpu",
+    )  # fmt: skip
+    bundle = Bundle.load(path)
+    expected = classify_features(bundle.embeddings["symmetry"])
+    assert list(bundle.items["predicted_group"]) == list(expected["group"])
+    np.testing.assert_allclose(bundle.items["predicted_confidence"], expected["confidence"])
+    clear_memo()

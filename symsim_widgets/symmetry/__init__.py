@@ -18,6 +18,7 @@ __all__ = [
     "WALLPAPER_GROUPS",
     "Lattice",
     "WallpaperSample",
+    "classify_features",
     "classify_symmetry",
     "generate_sample",
     "generate_wallpaper",
@@ -31,6 +32,7 @@ _LAZY = {
     "WallpaperSample": "symsim_widgets.symmetry.generator",
     "generate_sample": "symsim_widgets.symmetry.generator",
     "generate_wallpaper": "symsim_widgets.symmetry.generator",
+    "classify_features": "symsim_widgets.symmetry.classify",
     "classify_symmetry": "symsim_widgets.symmetry.classify",
     "load_checkpoint": "symsim_widgets.symmetry.network",
     "save_checkpoint": "symsim_widgets.symmetry.network",
@@ -38,7 +40,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from symsim_widgets.symmetry.classify import classify_symmetry
+    from symsim_widgets.symmetry.classify import classify_features, classify_symmetry
     from symsim_widgets.symmetry.generator import (
         Lattice,
         WallpaperSample,

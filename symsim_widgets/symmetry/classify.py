@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_WEIGHTS", "classify_symmetry", "load_classifier"]
+__all__ = ["DEFAULT_WEIGHTS", "classify_features", "classify_symmetry", "load_classifier"]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "symmetry.pt"
 
@@ -117,11 +117,65 @@ def classify_symmetry(
             x = preprocess([collection.image(i) for i in idx], meta).to(dev)
             logits = model(x).float()
             probs[start : start + len(idx)] = torch.softmax(logits, dim=1).cpu().numpy()
-    best = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=int)
+    return _probability_table(probs, names)
+
+
+def classify_features(features: Any, *, weights: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Wallpaper-group probabilities from ``symmetry`` embedding vectors.
+
+    The ``symmetry`` embedding is the network's pooled penultimate layer, so its final
+    layer turns embedding vectors (from :func:`~symsim_widgets.embedding.embed`, a cache
+    or a bundle) into the same table :func:`classify_symmetry` returns, without reading or
+    running the images through the network again.
+
+    Parameters
+    ----------
+    features : array-like ``(n, feature_dim)``
+        Vectors of the ``symmetry`` model made with the same checkpoint.
+    weights : checkpoint path; default as for :func:`classify_symmetry`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group``, ``confidence`` and ``p_<group>`` per row; rows whose vector holds NaN
+        or infinity get ``group`` None and NaN probabilities.
+
+    Raises
+    ------
+    ValueError
+        When ``features`` is not 2-D or its width is not the network's feature size.
+    """
+    import torch
+
+    model, meta = load_classifier(weights, "cpu")
+    names = list(meta["class_names"])
+    x = np.asarray(features, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != model.fc.in_features:
+        raise ValueError(
+            f"features must be (n, {model.fc.in_features}) vectors of the symmetry model, "
+            f"got shape {x.shape}"
+        )
+    finite = np.isfinite(x).all(axis=1)
+    probs = np.full((len(x), len(names)), np.nan)
+    if finite.any():
+        with torch.no_grad():
+            logits = model.fc(torch.from_numpy(x[finite])).float()
+            probs[finite] = torch.softmax(logits, dim=1).numpy()
+    return _probability_table(probs, names)
+
+
+def _probability_table(probs: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """``group``, ``confidence`` and ``p_<group>`` columns from ``(n, groups)`` probabilities
+    (a row of NaN gives group None)."""
+    valid = np.isfinite(probs).all(axis=1) if len(probs) else np.zeros(0, dtype=bool)
+    best = np.where(valid, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
+    rows = np.arange(len(best))
     frame = pd.DataFrame(
         {
-            "group": pd.Series([names[k] for k in best], dtype=object),
-            "confidence": probs[np.arange(len(best)), best],
+            "group": pd.Series([names[k] if k >= 0 else None for k in best], dtype=object),
+            "confidence": np.where(valid, probs[rows, np.maximum(best, 0)], np.nan)
+            if len(best)
+            else np.zeros(0),
         }
     )
     for j, name in enumerate(names):

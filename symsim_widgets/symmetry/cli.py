@@ -77,7 +77,20 @@ def configure_train_parser(parser: argparse.ArgumentParser) -> None:
         default=d.min_cell_px,
         help="smallest cell, in pixels (caps the number of cells across)",
     )
-    parser.add_argument("--corruption-strength", type=float, default=d.corruption_strength)
+    parser.add_argument(
+        "--corruption-strength",
+        type=float,
+        default=d.corruption_strength,
+        help="scales every microscopy-like corruption (0: none, 1: the generator's full "
+        "ranges); the test sets use the same strength, plus a full-strength one below 1",
+    )
+    parser.add_argument(
+        "--views",
+        type=int,
+        default=d.views,
+        help="orientations of the square (1-8) in which each generated pattern appears per "
+        "batch; divides the generation cost per training image",
+    )
     parser.add_argument("--seed", type=int, default=d.seed, help="training data and init seed")
     parser.add_argument("--test-seed", type=int, default=d.test_seed)
     parser.add_argument("--test-per-group", type=int, default=d.test_per_group)
@@ -130,6 +143,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.batch_size < 1 or args.input_size < 16:
         return _usage("train-symmetry", "--steps, --batch-size >= 1 and --input-size >= 16")
+    if not 1 <= args.views <= 8:
+        return _usage("train-symmetry", "--views must be between 1 and 8")
+    if not 0.0 <= args.corruption_strength <= 1.0:
+        return _usage("train-symmetry", "--corruption-strength must be between 0 and 1")
     command = _train_command(args)
     result = train_symmetry(
         args.out,
@@ -138,6 +155,7 @@ def run_train(args: argparse.Namespace) -> int:
         install_to=DEFAULT_WEIGHTS if args.install else None,
         steps=args.steps,
         batch_size=args.batch_size,
+        views=args.views,
         input_size=args.input_size,
         arch=args.arch,
         stem=args.stem,
@@ -175,8 +193,9 @@ def _train_command(args: argparse.Namespace) -> str:
 
     words = ["symsim", "train-symmetry", "--out", str(args.out)]
     for name in (
-        "steps", "batch_size", "input_size", "arch", "stem", "width", "lr", "weight_decay",
-        "warmup", "min_cell_px", "corruption_strength", "seed", "test_seed", "test_per_group",
+        "steps", "batch_size", "views", "input_size", "arch", "stem", "width", "lr",
+        "weight_decay", "warmup", "min_cell_px", "corruption_strength", "seed", "test_seed",
+        "test_per_group",
         "variant_per_group", "eval_every", "checkpoint_every", "log_every", "workers",
         "device", "time_limit", "init_from",
     ):  # fmt: skip

@@ -18,6 +18,7 @@ class TrainConfig:
 
     steps: int = 20_000
     batch_size: int = 64
+    views: int = 1  # each generated pattern appears this many times per batch (D4 views)
     input_size: int = 96
     arch: str = "resnet18"
     stem: str = "standard"

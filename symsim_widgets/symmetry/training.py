@@ -10,11 +10,17 @@ uninterrupted one would have. The run directory holds::
     confusion.png      confusion matrix on the held-out test set
     log.jsonl          one JSON line per logging interval (loss, lr, images/s)
 
-Evaluation uses fixed sets generated from a separate seed: the held-out test set
-(``test_per_group`` images per group, the training motif sources), and three variants
-(``variant_per_group`` per group): ``rotated`` (rendered larger, rotated by a random angle,
-centre-cropped), ``noisy`` (extra Gaussian and shot noise) and ``ood_source`` (motifs
-from the sources left out of training, by default the random smooth fields).
+Evaluation uses fixed sets generated from a separate seed, at the run's corruption
+strength: the held-out test set (``test_per_group`` images per group, the training motif
+sources), and variants (``variant_per_group`` per group): ``rotated`` (rendered larger,
+rotated by a random angle, centre-cropped), ``noisy`` (extra Gaussian and shot noise),
+``ood_source`` (motifs from the sources left out of training, by default the random smooth
+fields) and, when the run trains below full corruption, ``full_corruption`` (the
+generator's full corruption strength, 1.0).
+
+With ``views > 1`` every generated pattern appears in a batch in that many orientations
+of the square (:func:`dihedral_views`), which divides the generation cost per training
+image (generation, not the network, limits training on a few CPU cores).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from symsim_widgets.symmetry.network import (
     save_checkpoint,
 )
 
-__all__ = ["TrainConfig", "evaluate", "make_eval_sets", "train_symmetry"]
+__all__ = ["TrainConfig", "dihedral_views", "evaluate", "make_eval_sets", "train_symmetry"]
 
 GENERATOR_VERSION = "symsim-wallpaper-generator/1"
 STATE_FILE = "train_state.pt"
@@ -63,8 +69,10 @@ class _TrainBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, step: int):
         cfg = self.cfg
+        views = max(int(cfg.views), 1)
+        fresh = -(-cfg.batch_size // views)
         images, labels = generate_batch(
-            cfg.batch_size,
+            fresh,
             cfg.input_size,
             rng=np.random.default_rng([cfg.seed, int(step)]),
             sources=cfg.train_sources,
@@ -72,12 +80,41 @@ class _TrainBatches(torch.utils.data.Dataset):
             min_cell_px=cfg.min_cell_px,
             corruption_strength=cfg.corruption_strength,
         )
+        if views > 1:
+            images, labels = dihedral_views(
+                images, labels, views, np.random.default_rng([cfg.seed, int(step), 1])
+            )
+            images, labels = images[: cfg.batch_size], labels[: cfg.batch_size]
         return torch.from_numpy(images[:, None]), torch.from_numpy(labels)
+
+
+def dihedral_views(
+    images: np.ndarray, labels: np.ndarray, views: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each image in ``views`` distinct orientations of the square (rotations by 90 degrees
+    and reflections), which keep its wallpaper group.
+
+    Rotating or reflecting a whole pattern conjugates its symmetry group, so the label
+    stays; the patterns' lattices are already randomly oriented, so the views are new
+    samples of the same distribution that cost no generation. Returns
+    ``(images (n * views, S, S), labels (n * views,))``, view ``v`` of every image in the
+    ``v``-th block.
+    """
+    if not 1 <= views <= 8:
+        raise ValueError(f"views must be between 1 and 8 (the square's symmetries), got {views}")
+    picks = np.argsort(rng.random((len(images), 8)), axis=1)[:, :views]
+    out = np.empty((views, *images.shape), images.dtype)
+    for i, img in enumerate(images):
+        for v, k in enumerate(picks[i]):
+            view = np.rot90(img, k % 4)
+            out[v, i] = view.T if k >= 4 else view
+    return out.reshape(-1, *images.shape[1:]), np.tile(labels, views)
 
 
 def _variant_image(cfg: TrainConfig, variant: str, group: str, rng) -> np.ndarray:
     n = cfg.input_size
-    kw = dict(cells=cfg.cells, min_cell_px=cfg.min_cell_px, corruption_strength=1.0)
+    strength = 1.0 if variant == "full_corruption" else cfg.corruption_strength
+    kw = dict(cells=cfg.cells, min_cell_px=cfg.min_cell_px, corruption_strength=strength)
     if variant == "ood_source":
         return generate_sample(group, n, rng=rng, sources=cfg.holdout_sources, **kw).image
     if variant == "rotated":
@@ -102,6 +139,9 @@ def _identity(x):
     return x
 
 
+EVAL_VARIANTS = ("held_out", "rotated", "noisy", "ood_source", "full_corruption")
+
+
 class _EvalImages(torch.utils.data.Dataset):
     """Item ``(variant, group index)``: that group's fixed evaluation images."""
 
@@ -116,7 +156,7 @@ class _EvalImages(torch.utils.data.Dataset):
         variant, g = self.items[idx]
         cfg = self.cfg
         count = cfg.test_per_group if variant == "held_out" else cfg.variant_per_group
-        vid = ("held_out", "rotated", "noisy", "ood_source").index(variant)
+        vid = EVAL_VARIANTS.index(variant)
         rng = np.random.default_rng([cfg.test_seed, vid, g])
         imgs = np.stack(
             [_variant_image(cfg, variant, WALLPAPER_GROUPS[g], rng) for _ in range(count)]
@@ -133,6 +173,8 @@ def make_eval_sets(
         variants += ["rotated", "noisy"]
         if cfg.holdout_sources:
             variants.append("ood_source")
+        if cfg.corruption_strength < 1.0:
+            variants.append("full_corruption")
     ds = _EvalImages(cfg, variants)
     loader = torch.utils.data.DataLoader(
         ds, batch_size=None, num_workers=workers, collate_fn=_identity
@@ -272,7 +314,7 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
 
 
 _SAME_RUN_KEYS = (
-    "batch_size", "input_size", "arch", "stem", "width", "train_sources", "cells",
+    "batch_size", "views", "input_size", "arch", "stem", "width", "train_sources", "cells",
     "min_cell_px", "corruption_strength", "seed", "lr", "weight_decay", "warmup",
 )  # fmt: skip
 
@@ -488,6 +530,7 @@ def train_symmetry(
             "cells": list(cfg.cells),
             "min_cell_px": cfg.min_cell_px,
             "corruption_strength": cfg.corruption_strength,
+            "views_per_pattern": cfg.views,
             "batch_seed": "numpy default_rng([seed, step])",
             "test_seed": cfg.test_seed,
             "test_per_group": cfg.test_per_group,
@@ -496,6 +539,7 @@ def train_symmetry(
         "seeds": {"train": cfg.seed, "test": cfg.test_seed},
         "steps": step,
         "images_seen": step * cfg.batch_size,
+        "patterns_generated": step * -(-cfg.batch_size // max(cfg.views, 1)),
         "device": str(device),
         "amp": "bfloat16" if amp else None,
         "torch": str(torch.__version__),

@@ -160,12 +160,8 @@ class Explorer(w.VBox):
             )
         else:
             branches = _as_branches(embeddings, len(source))
-        if (
-            collection is not None
-            and "symmetry" in model
-            and "predicted_group" not in source.items
-        ):
-            _add_symmetry_predictions(collection, source, notices)
+        if "symmetry" in branches and "predicted_group" not in source.items:
+            _add_symmetry_predictions(branches["symmetry"], source, notices)
         self._setup(
             source=source,
             collection=collection,
@@ -854,19 +850,20 @@ def _embed_branches(
     return {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}, model
 
 
-def _add_symmetry_predictions(collection: Any, source: ItemSource, notices: list[str]) -> None:
-    """Add ``predicted_group`` and ``predicted_confidence`` columns when the symmetry
-    classifier is installed."""
+def _add_symmetry_predictions(
+    features: np.ndarray, source: ItemSource, notices: list[str]
+) -> None:
+    """Add ``predicted_group`` and ``predicted_confidence`` columns from the ``symmetry``
+    embedding (the classifier's own final layer on its pooled features)."""
     try:
-        from symsim_widgets.symmetry import classify_symmetry
+        from symsim_widgets.symmetry.classify import classify_features
 
-        table = classify_symmetry(collection)
-    except Exception as exc:  # weights missing or classifier unavailable: colour without
+        table = classify_features(features)
+    except Exception as exc:  # weights missing or not the vectors' model: colour without
         notices.append(html.escape(f"no wallpaper-group predictions ({exc})"))
         return
-    probs = table[[c for c in table.columns if c.startswith("p_")]]
     source.items["predicted_group"] = table["group"].to_numpy()
-    source.items["predicted_confidence"] = probs.max(axis=1).to_numpy()
+    source.items["predicted_confidence"] = table["confidence"].to_numpy()
 
 
 def _color_values(items: pd.DataFrame, column: str) -> tuple[np.ndarray | None, list[str]]:
