@@ -260,6 +260,10 @@ def test_views_and_reduced_corruption_are_recorded(tmp_path):
     )
     with pytest.raises(ValueError, match="different run"):
         train_symmetry(tmp_path, progress=False, **{**tiny, "views": 1})
+    with pytest.raises(ValueError, match="views must be between 1 and 8"):
+        train_symmetry(tmp_path / "bad", progress=False, **{**tiny, "views": 9})
+    with pytest.raises(ValueError, match=r"corruption_strength must be in \[0, 1\]"):
+        train_symmetry(tmp_path / "bad", progress=False, **{**tiny, "corruption_strength": 2})
 
 
 def test_classify_features_matches_classify_symmetry(tiny_run, monkeypatch):

@@ -358,6 +358,10 @@ def train_symmetry(
     bad = [s for s in cfg.train_sources if s not in MOTIF_SOURCES]
     if bad or not cfg.train_sources:
         raise ValueError(f"train_sources must be a non-empty subset of {MOTIF_SOURCES}")
+    if not 1 <= cfg.views <= 8:
+        raise ValueError(f"views must be between 1 and 8 (the square's symmetries): {cfg.views}")
+    if not 0.0 <= cfg.corruption_strength <= 1.0:
+        raise ValueError(f"corruption_strength must be in [0, 1], got {cfg.corruption_strength}")
     if not cfg.command:  # called from Python: record the call itself
         args = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "command")
         cfg.command = f"train_symmetry({str(out_dir)!r}{', ' if args else ''}{args})"
