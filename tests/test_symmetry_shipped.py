@@ -72,7 +72,8 @@ def test_checkpoint_is_complete_small_and_states_its_accuracy(shipped):
     assert accuracy["held_out"]["n"] >= 200 * 17  # >= 200 test images per group
     # the shipped model's stated held-out accuracy (README model card); the target
     # is 0.97, which this model does not reach yet
-    assert accuracy["held_out"]["overall"] >= 0.92
+    assert accuracy["held_out"]["overall"] >= 0.95
+    assert meta["orientations"] == 8
 
 
 def test_registry_loads_the_shipped_weights_offline(shipped, monkeypatch):
@@ -146,3 +147,12 @@ def test_explorer_colours_by_the_predicted_group(fresh_patterns, monkeypatch):
     truth = [WALLPAPER_GROUPS[labels[i]] for i in chosen]
     assert np.mean(items["predicted_group"].to_numpy() == np.array(truth)) >= 0.8
     clear_memo()
+
+
+def test_shipped_features_ignore_rotations_by_90_degrees_and_mirrors(fresh_patterns):
+    images, _ = fresh_patterns
+    image = images[5]
+    turned = [image, np.rot90(image), np.rot90(image, 2), image.T, np.fliplr(image)]
+    table = classify_symmetry([np.ascontiguousarray(v) for v in turned], device="cpu")
+    probs = table[[f"p_{g}" for g in WALLPAPER_GROUPS]].to_numpy()
+    np.testing.assert_allclose(probs, np.broadcast_to(probs[0], probs.shape), atol=1e-4)

@@ -308,3 +308,31 @@ def test_bundles_carry_the_predicted_group(tiny_run, monkeypatch, tmp_path):
     assert list(bundle.items["predicted_group"]) == list(expected["group"])
     np.testing.assert_allclose(bundle.items["predicted_confidence"], expected["confidence"])
     clear_memo()
+
+
+@pytest.mark.parametrize("orientations", [1, 4, 8])
+def test_orientation_averaging(orientations):
+    torch.manual_seed(0)
+    model = SymmetryNet("resnet18", width=4, orientations=orientations).eval()
+    x = torch.rand(3, 1, 32, 32)
+    single = SymmetryNet("resnet18", width=4).eval()
+    single.load_state_dict(model.state_dict())
+    views = [torch.rot90(x, k, dims=(2, 3)) for k in range(4)]
+    views += [v.transpose(2, 3) for v in views]
+    with torch.no_grad():
+        features = model.forward_features(x)
+        rotated = model.forward_features(torch.rot90(x, 1, dims=(2, 3)))
+        mirrored = model.forward_features(x.transpose(2, 3))
+        by_hand = torch.stack([single.forward_features(v) for v in views[:orientations]])
+    assert features.shape == (3, model.feature_dim)
+    torch.testing.assert_close(features, by_hand.mean(0), atol=1e-5, rtol=1e-4)
+    if orientations == 1:
+        assert not torch.allclose(features, rotated, atol=1e-4)
+    else:
+        torch.testing.assert_close(features, rotated, atol=1e-5, rtol=1e-4)
+    if orientations == 8:
+        torch.testing.assert_close(features, mirrored, atol=1e-5, rtol=1e-4)
+    model.train()  # training sees one view: the batch's own orientation
+    torch.testing.assert_close(model.forward_features(x), single.train().forward_features(x))
+    with pytest.raises(ValueError, match="orientations must be 1, 4 or 8"):
+        SymmetryNet("resnet18", width=4, orientations=2)

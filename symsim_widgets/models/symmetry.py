@@ -63,7 +63,8 @@ def build_symmetry(device: torch.device, allow_download: bool = False) -> Featur
         "symmetry",
         network=net,
         extractor=_ForwardFeatures(net),
-        architecture=f"symmetry/{meta.get('arch', 'unknown')}/forward_features",
+        architecture=f"symmetry/{meta.get('arch', 'unknown')}/forward_features/"
+        f"orientations={meta.get('orientations', 1)}",
         weights_sha256=sha256_file(path),
         input_size=size,
         in_channels=in_channels,

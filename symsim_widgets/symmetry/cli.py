@@ -85,6 +85,15 @@ def configure_train_parser(parser: argparse.ArgumentParser) -> None:
         "ranges); the test sets use the same strength, plus a full-strength one below 1",
     )
     parser.add_argument(
+        "--orientations",
+        type=int,
+        default=d.orientations,
+        choices=[1, 4, 8],
+        help="the trained network averages its features over this many orientations of "
+        "an image at inference and in the evaluation (8: all symmetries of the square); "
+        "re-running a finished run with another value re-evaluates it",
+    )
+    parser.add_argument(
         "--views",
         type=int,
         default=d.views,
@@ -160,6 +169,7 @@ def run_train(args: argparse.Namespace) -> int:
         arch=args.arch,
         stem=args.stem,
         width=args.width,
+        orientations=args.orientations,
         lr=args.lr,
         weight_decay=args.weight_decay,
         warmup=args.warmup,
@@ -193,8 +203,8 @@ def _train_command(args: argparse.Namespace) -> str:
 
     words = ["symsim", "train-symmetry", "--out", str(args.out)]
     for name in (
-        "steps", "batch_size", "views", "input_size", "arch", "stem", "width", "lr",
-        "weight_decay", "warmup", "min_cell_px", "corruption_strength", "seed", "test_seed",
+        "steps", "batch_size", "views", "input_size", "arch", "stem", "width", "orientations",
+        "lr", "weight_decay", "warmup", "min_cell_px", "corruption_strength", "seed", "test_seed",
         "test_per_group",
         "variant_per_group", "eval_every", "checkpoint_every", "log_every", "workers",
         "device", "time_limit", "init_from",

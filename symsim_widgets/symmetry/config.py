@@ -23,6 +23,7 @@ class TrainConfig:
     arch: str = "resnet18"
     stem: str = "standard"
     width: int = 64
+    orientations: int = 8  # inference (and evaluation) averages the square's 8 symmetries
     lr: float = 2e-3
     weight_decay: float = 0.05
     warmup: int = 500

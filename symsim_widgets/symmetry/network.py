@@ -12,7 +12,9 @@ Checkpoint file (``torch.save`` of a plain dict, loadable with ``weights_only=Tr
 
 Metadata keys: ``arch``, ``stem``, ``input_size``, ``in_channels``, ``num_classes``,
 ``mean``, ``std``, ``standardize``, ``class_names``, ``recipe``, ``accuracy``,
-``weights_sha256`` (of the stored tensors, see :func:`weights_sha256`).
+``orientations`` (how many orientations of the input are averaged at inference: 1, 4 or
+8; see :meth:`SymmetryNet.forward_features`), ``weights_sha256`` (of the stored
+tensors, see :func:`weights_sha256`).
 
 Preprocessing (:func:`preprocess`): greyscale (mean of RGB), centre crop to a square,
 anti-aliased resize to ``input_size``, then ``(x - mean) / std``. The network itself then
@@ -76,6 +78,8 @@ class SymmetryNet(nn.Module):
         stride-1 conv, no pool: 16x the compute, for inputs of 64 px or less).
     standardize : standardise each image (zero mean, unit variance) before the network.
     width : the ResNet's first-stage width (64 in torchvision; smaller only for tests).
+    orientations : at inference, average the features over this many orientations of the
+        input (1: none, 4: rotations by 90 degrees, 8: all symmetries of the square).
     """
 
     def __init__(
@@ -87,8 +91,11 @@ class SymmetryNet(nn.Module):
         stem: str = "standard",
         standardize: bool = True,
         width: int = 64,
+        orientations: int = 1,
     ):
         super().__init__()
+        if orientations not in (1, 4, 8):
+            raise ValueError(f"orientations must be 1, 4 or 8, got {orientations!r}")
         if arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
         if stem not in ("standard", "small"):
@@ -112,15 +119,29 @@ class SymmetryNet(nn.Module):
         self.num_classes = num_classes
         self.standardize = standardize
         self.width = width
+        self.orientations = orientations
         self.feature_dim = self.fc.in_features
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled penultimate features ``(N, feature_dim)`` (512 for resnet18)."""
+        """Pooled penultimate features ``(N, feature_dim)`` (512 for resnet18).
+
+        In eval mode with ``orientations`` 4 or 8, the features are the mean over the
+        input's rotations by 90 degrees (4) or over all 8 symmetries of the square (8):
+        they do not change when the image is rotated by 90 degrees or mirrored, and since
+        the last layer is linear, the logits are the mean of the views' logits.
+        """
         if self.standardize:
             mu = x.mean(dim=(1, 2, 3), keepdim=True)
             sd = x.std(dim=(1, 2, 3), keepdim=True)
             x = (x - mu) / (sd + 1e-5)
-        return self.backbone(x)
+        if self.orientations == 1 or self.training:
+            return self.backbone(x)
+        views = [torch.rot90(x, k, dims=(2, 3)) for k in range(4)]
+        if self.orientations == 8:
+            views += [v.transpose(2, 3) for v in views]
+        n = x.shape[0]
+        pooled = self.backbone(torch.cat(views))
+        return pooled.reshape(len(views), n, -1).mean(dim=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, num_classes)``."""
@@ -153,6 +174,7 @@ def build_model(metadata: dict) -> SymmetryNet:
         stem=metadata.get("stem", "standard"),
         standardize=bool(metadata.get("standardize", True)),
         width=int(metadata.get("width", 64)),
+        orientations=int(metadata.get("orientations", 1)),
     )
 
 
@@ -197,6 +219,7 @@ def save_checkpoint(path: str | os.PathLike, model: SymmetryNet, metadata: dict)
         num_classes=model.num_classes,
         standardize=model.standardize,
         width=model.width,
+        orientations=model.orientations,
         feature_dim=model.feature_dim,
     )
     missing = [k for k in REQUIRED_METADATA if k not in meta]

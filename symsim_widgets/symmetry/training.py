@@ -373,9 +373,14 @@ def train_symmetry(
     t_start = time.monotonic()
 
     torch.manual_seed(cfg.seed)
-    model = SymmetryNet(cfg.arch, len(WALLPAPER_GROUPS), 1, stem=cfg.stem, width=cfg.width).to(
-        device
-    )
+    model = SymmetryNet(
+        cfg.arch,
+        len(WALLPAPER_GROUPS),
+        1,
+        stem=cfg.stem,
+        width=cfg.width,
+        orientations=cfg.orientations,
+    ).to(device)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
