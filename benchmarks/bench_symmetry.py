@@ -34,23 +34,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def knn_group_accuracy(features: np.ndarray, labels: np.ndarray, k: int = 5) -> tuple:
-    """Leave-one-out ``k``-NN vote accuracy and precision@k of ``labels`` in ``features``."""
-    import torch
-
-    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
-    d = torch.cdist(x, x)
-    d.fill_diagonal_(float("inf"))
-    nearest = torch.topk(d, k, dim=1, largest=False).indices.numpy()  # sorted, nearest first
-    neighbour_labels = labels[nearest]
-    votes = np.zeros((len(labels), int(labels.max()) + 1), dtype=np.float64)
-    for j in range(k):  # a tiny bonus for nearer neighbours breaks ties towards them
-        np.add.at(votes, (np.arange(len(labels)), neighbour_labels[:, j]), 1.0 + 1e-3 * (k - j))
-    accuracy = float(np.mean(votes.argmax(axis=1) == labels))
-    precision = float(np.mean(neighbour_labels == labels[:, None]))
-    return accuracy, precision
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-group", type=int, default=None, help="images per group")
@@ -67,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from symsim_widgets.symmetry.classify import classify_features, load_classifier
     from symsim_widgets.symmetry.config import TrainConfig
     from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
+    from symsim_widgets.symmetry.metrics import neighbour_group_accuracy
     from symsim_widgets.symmetry.training import make_eval_sets
 
     _, meta = load_classifier(args.weights)
@@ -102,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     base = None
     for name, feats in rows:
-        acc, prec = knn_group_accuracy(feats, labels, args.k)
+        acc, prec = neighbour_group_accuracy(feats, labels, args.k)
         base = acc if base is None else base
         print(f"| {name} | {acc:.1%} | {prec:.1%} | {acc / base:.2f}x |")
     top1 = classify_features(sym)["group"].to_numpy()

@@ -20,6 +20,7 @@ from symsim_widgets.symmetry.classify import (  # noqa: E402
     classify_features,
     classify_symmetry,
 )
+from symsim_widgets.symmetry.metrics import neighbour_group_accuracy  # noqa: E402
 from symsim_widgets.symmetry.network import REQUIRED_METADATA, load_checkpoint  # noqa: E402
 
 FRESH_SEED = 777_001
@@ -96,17 +97,6 @@ def test_classifier_names_fresh_patterns(fresh_patterns):
     assert (table["confidence"] > 1 / 17).all()
 
 
-def _knn_vote_accuracy(features: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
-    x = features / np.linalg.norm(features, axis=1, keepdims=True)
-    d = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
-    np.fill_diagonal(d, np.inf)
-    nearest = np.argsort(d, axis=1)[:, :k]
-    votes = np.zeros((len(x), 17))
-    for j in range(k):
-        np.add.at(votes, (np.arange(len(x)), labels[nearest[:, j]]), 1 + 1e-3 * (k - j))
-    return float(np.mean(votes.argmax(axis=1) == labels))
-
-
 def test_symmetry_embedding_puts_same_group_patterns_together(fresh_patterns, monkeypatch):
     from symsim_widgets.embedding import combine_features, embed_branches
 
@@ -118,8 +108,8 @@ def test_symmetry_embedding_puts_same_group_patterns_together(fresh_patterns, mo
     )
     symmetry = combine_features(branches["symmetry"], branches["natural"], weight=1.0)
     natural = combine_features(branches["symmetry"], branches["natural"], weight=0.0)
-    symmetry_accuracy = _knn_vote_accuracy(symmetry, labels)
-    natural_accuracy = _knn_vote_accuracy(natural, labels)
+    symmetry_accuracy = neighbour_group_accuracy(symmetry, labels)[0]
+    natural_accuracy = neighbour_group_accuracy(natural, labels)[0]
     print(f"5-NN: symmetry {symmetry_accuracy:.3f}, natural {natural_accuracy:.3f}")
     assert symmetry_accuracy >= 0.8, symmetry_accuracy
     assert symmetry_accuracy > natural_accuracy + 0.4, (symmetry_accuracy, natural_accuracy)

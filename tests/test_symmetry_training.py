@@ -336,3 +336,18 @@ def test_orientation_averaging(orientations):
     torch.testing.assert_close(model.forward_features(x), single.train().forward_features(x))
     with pytest.raises(ValueError, match="orientations must be 1, 4 or 8"):
         SymmetryNet("resnet18", width=4, orientations=2)
+
+
+def test_neighbour_group_accuracy_counts_votes():
+    from symsim_widgets.symmetry.metrics import neighbour_group_accuracy
+
+    # two tight groups far apart, and one point of group 1 sitting inside group 0
+    features = np.array([[0.0], [0.1], [0.2], [0.3], [10.0], [10.1], [10.2], [0.15]])
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    accuracy, precision = neighbour_group_accuracy(features, labels, k=3)
+    assert accuracy == pytest.approx(7 / 8)  # only the stray point is outvoted
+    # neighbours sharing the group: 2/3 for each group-0 point near the stray one...
+    assert 0.5 < precision < 1.0
+    assert neighbour_group_accuracy(features[:7], labels[:7], k=2) == (1.0, 1.0)
+    with pytest.raises(ValueError, match="k must be between"):
+        neighbour_group_accuracy(features, labels, k=8)
