@@ -146,3 +146,15 @@ def test_shipped_features_ignore_rotations_by_90_degrees_and_mirrors(fresh_patte
     table = classify_symmetry([np.ascontiguousarray(v) for v in turned], device="cpu")
     probs = table[[f"p_{g}" for g in WALLPAPER_GROUPS]].to_numpy()
     np.testing.assert_allclose(probs, np.broadcast_to(probs[0], probs.shape), atol=1e-4)
+
+
+def test_demo_wallpapers_are_in_the_range_the_network_knows(tmp_path):
+    from symsim_widgets.demo import demo_collection
+
+    collection = demo_collection(cache_dir=tmp_path, progress=False)
+    groups = collection.items["group"]
+    rows = np.flatnonzero(groups.notna().to_numpy())
+    assert len(rows) == 4 * 17
+    table = classify_symmetry([collection.image(i) for i in rows], device="cpu")
+    accuracy = float(np.mean(table["group"].to_numpy() == groups.to_numpy()[rows]))
+    assert accuracy >= 0.8, accuracy  # the demo's "colour by predicted group" means something
