@@ -54,14 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     from symsim_widgets.symmetry.training import make_eval_sets
 
     _, meta = load_classifier(args.weights)
-    config = dict(meta["recipe"]["config"])
     known = set(TrainConfig.__dataclass_fields__)
-    cfg = TrainConfig(**{k: v for k, v in config.items() if k in known})
-    cfg.train_sources = tuple(cfg.train_sources)
-    cfg.cells = tuple(cfg.cells)
-    cfg.variant_per_group = 0  # the held-out set only
+    config = {k: v for k, v in meta["recipe"]["config"].items() if k in known}
+    config["variant_per_group"] = 0  # the held-out set only
     if args.per_group:
-        cfg.test_per_group = args.per_group
+        config["test_per_group"] = args.per_group
+    cfg = TrainConfig(**config)
     t0 = time.perf_counter()
     x, y = make_eval_sets(cfg, workers=0)["held_out"]
     images = [img[0].numpy() for img in x]

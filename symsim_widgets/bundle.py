@@ -322,7 +322,10 @@ def build_bundle(
     fingerprints = {name: load_model(name, device=device).fingerprint for name in arrays}
     items = collection.items
     if "symmetry" in arrays:
-        items = _with_symmetry_predictions(items, arrays["symmetry"])
+        from symsim_widgets.symmetry.classify import predicted_group_columns
+
+        predictions = predicted_group_columns(arrays["symmetry"]).set_index(items.index)
+        items = pd.concat([items, predictions], axis=1)
     if model == "symmetry+natural":
         combined = combine_features(arrays["symmetry"], arrays["natural"], weight=weight)
         arrays = {model: combined, **arrays}
@@ -335,18 +338,6 @@ def build_bundle(
         info={"model": model, "fingerprints": fingerprints, **(info or {})},
     )
     return bundle.save(path, overwrite=overwrite)
-
-
-def _with_symmetry_predictions(items: pd.DataFrame, features: np.ndarray) -> pd.DataFrame:
-    """``items`` plus ``predicted_group`` and ``predicted_confidence``, from the symmetry
-    network's final layer applied to its own embedding vectors."""
-    from symsim_widgets.symmetry.classify import classify_features
-
-    table = classify_features(features)
-    items = items.copy()
-    items["predicted_group"] = table["group"].to_numpy()
-    items["predicted_confidence"] = table["confidence"].to_numpy()
-    return items
 
 
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:

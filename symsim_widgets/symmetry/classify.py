@@ -9,7 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_WEIGHTS", "classify_features", "classify_symmetry", "load_classifier"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "classify_features",
+    "classify_symmetry",
+    "load_classifier",
+    "predicted_group_columns",
+]
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "symmetry.pt"
 
@@ -164,18 +170,27 @@ def classify_features(features: Any, *, weights: str | os.PathLike | None = None
     return _probability_table(probs, names)
 
 
+def predicted_group_columns(features: Any) -> pd.DataFrame:
+    """``predicted_group`` and ``predicted_confidence`` per row of ``symmetry`` vectors:
+    the metadata columns bundles and the Explorer colour by (see :func:`classify_features`).
+    """
+    table = classify_features(features)
+    return pd.DataFrame(
+        {"predicted_group": table["group"], "predicted_confidence": table["confidence"]}
+    )
+
+
 def _probability_table(probs: np.ndarray, names: list[str]) -> pd.DataFrame:
     """``group``, ``confidence`` and ``p_<group>`` columns from ``(n, groups)`` probabilities
     (a row of NaN gives group None)."""
-    valid = np.isfinite(probs).all(axis=1) if len(probs) else np.zeros(0, dtype=bool)
-    best = np.where(valid, np.nan_to_num(probs, nan=-1.0).argmax(axis=1), -1)
-    rows = np.arange(len(best))
+    valid = np.isfinite(probs).all(axis=1)
+    best = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
     frame = pd.DataFrame(
         {
-            "group": pd.Series([names[k] if k >= 0 else None for k in best], dtype=object),
-            "confidence": np.where(valid, probs[rows, np.maximum(best, 0)], np.nan)
-            if len(best)
-            else np.zeros(0),
+            "group": pd.Series(
+                [names[k] if ok else None for k, ok in zip(best, valid, strict=True)], dtype=object
+            ),
+            "confidence": np.where(valid, probs[np.arange(len(probs)), best], np.nan),
         }
     )
     for j, name in enumerate(names):

@@ -152,16 +152,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.batch_size < 1 or args.input_size < 16:
         return _usage("train-symmetry", "--steps, --batch-size >= 1 and --input-size >= 16")
-    if not 1 <= args.views <= 8:
-        return _usage("train-symmetry", "--views must be between 1 and 8")
-    if not 0.0 <= args.corruption_strength <= 1.0:
-        return _usage("train-symmetry", "--corruption-strength must be between 0 and 1")
-    command = _train_command(args)
-    result = train_symmetry(
-        args.out,
-        resume=not args.no_resume,
-        progress=not args.quiet,
-        install_to=DEFAULT_WEIGHTS if args.install else None,
+    settings = dict(
         steps=args.steps,
         batch_size=args.batch_size,
         views=args.views,
@@ -189,7 +180,18 @@ def run_train(args: argparse.Namespace) -> int:
         amp=not args.no_amp,
         time_limit=args.time_limit,
         init_from=args.init_from,
-        command=command,
+    )
+    try:
+        TrainConfig(**settings)
+    except ValueError as exc:
+        return _usage("train-symmetry", str(exc))
+    result = train_symmetry(
+        args.out,
+        resume=not args.no_resume,
+        progress=not args.quiet,
+        install_to=DEFAULT_WEIGHTS if args.install else None,
+        command=_train_command(args),
+        **settings,
     )
     if not result.get("finished"):
         print(f"stopped at step {result['step']}; run the same command again to resume",

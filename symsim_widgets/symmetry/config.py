@@ -47,6 +47,28 @@ class TrainConfig:
     command: str = ""
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Normalise the sequences (a config may come from JSON) and check the values that
+        would otherwise fail late, inside the data-loading workers."""
+        self.train_sources = tuple(self.train_sources)
+        self.cells = tuple(float(c) for c in self.cells)
+        bad = [s for s in self.train_sources if s not in MOTIF_SOURCES]
+        if bad or not self.train_sources:
+            raise ValueError(f"train_sources must be a non-empty subset of {MOTIF_SOURCES}")
+        if not 1 <= self.views <= 8:
+            raise ValueError(
+                f"views must be between 1 and 8 (the square's symmetries): {self.views}"
+            )
+        if not 0.0 <= self.corruption_strength <= 1.0:
+            raise ValueError(
+                f"corruption_strength must be in [0, 1], got {self.corruption_strength}"
+            )
+
+    @property
+    def patterns_per_batch(self) -> int:
+        """Generated patterns per batch: each appears in ``views`` orientations."""
+        return -(-self.batch_size // self.views)
+
     @property
     def holdout_sources(self) -> tuple[str, ...]:
         return tuple(s for s in MOTIF_SOURCES if s not in self.train_sources)

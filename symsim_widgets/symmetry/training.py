@@ -38,7 +38,7 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from symsim_widgets.symmetry.config import MOTIF_SOURCES, TrainConfig
+from symsim_widgets.symmetry.config import TrainConfig
 from symsim_widgets.symmetry.generator import generate_batch, generate_sample
 from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
 from symsim_widgets.symmetry.network import (
@@ -69,10 +69,8 @@ class _TrainBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, step: int):
         cfg = self.cfg
-        views = max(int(cfg.views), 1)
-        fresh = -(-cfg.batch_size // views)
         images, labels = generate_batch(
-            fresh,
+            cfg.patterns_per_batch,
             cfg.input_size,
             rng=np.random.default_rng([cfg.seed, int(step)]),
             sources=cfg.train_sources,
@@ -80,9 +78,9 @@ class _TrainBatches(torch.utils.data.Dataset):
             min_cell_px=cfg.min_cell_px,
             corruption_strength=cfg.corruption_strength,
         )
-        if views > 1:
+        if cfg.views > 1:
             images, labels = dihedral_views(
-                images, labels, views, np.random.default_rng([cfg.seed, int(step), 1])
+                images, labels, cfg.views, np.random.default_rng([cfg.seed, int(step), 1])
             )
             images, labels = images[: cfg.batch_size], labels[: cfg.batch_size]
         return torch.from_numpy(images[:, None]), torch.from_numpy(labels)
@@ -352,16 +350,7 @@ def train_symmetry(
     ``{"finished": False, "step": ...}`` without writing the final checkpoint; calling it
     again resumes.
     """
-    cfg = TrainConfig(**config)
-    cfg.train_sources = tuple(cfg.train_sources)
-    cfg.cells = tuple(float(c) for c in cfg.cells)
-    bad = [s for s in cfg.train_sources if s not in MOTIF_SOURCES]
-    if bad or not cfg.train_sources:
-        raise ValueError(f"train_sources must be a non-empty subset of {MOTIF_SOURCES}")
-    if not 1 <= cfg.views <= 8:
-        raise ValueError(f"views must be between 1 and 8 (the square's symmetries): {cfg.views}")
-    if not 0.0 <= cfg.corruption_strength <= 1.0:
-        raise ValueError(f"corruption_strength must be in [0, 1], got {cfg.corruption_strength}")
+    cfg = TrainConfig(**config)  # checks and normalises the values
     if not cfg.command:  # called from Python: record the call itself
         args = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "command")
         cfg.command = f"train_symmetry({str(out_dir)!r}{', ' if args else ''}{args})"
@@ -548,7 +537,7 @@ def train_symmetry(
         "seeds": {"train": cfg.seed, "test": cfg.test_seed},
         "steps": step,
         "images_seen": step * cfg.batch_size,
-        "patterns_generated": step * -(-cfg.batch_size // max(cfg.views, 1)),
+        "patterns_generated": step * cfg.patterns_per_batch,
         "device": str(device),
         "amp": "bfloat16" if amp else None,
         "torch": str(torch.__version__),

@@ -856,14 +856,14 @@ def _add_symmetry_predictions(
     """Add ``predicted_group`` and ``predicted_confidence`` columns from the ``symmetry``
     embedding (the classifier's own final layer on its pooled features)."""
     try:
-        from symsim_widgets.symmetry.classify import classify_features
+        from symsim_widgets.symmetry.classify import predicted_group_columns
 
-        table = classify_features(features)
+        predictions = predicted_group_columns(features)
     except Exception as exc:  # weights missing or not the vectors' model: colour without
         notices.append(html.escape(f"no wallpaper-group predictions ({exc})"))
         return
-    source.items["predicted_group"] = table["group"].to_numpy()
-    source.items["predicted_confidence"] = table["confidence"].to_numpy()
+    for name, column in predictions.items():
+        source.items[name] = column.to_numpy()
 
 
 def _color_values(items: pd.DataFrame, column: str) -> tuple[np.ndarray | None, list[str]]:
