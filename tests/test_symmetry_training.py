@@ -264,6 +264,17 @@ def test_views_and_reduced_corruption_are_recorded(tmp_path):
         train_symmetry(tmp_path / "bad", progress=False, **{**tiny, "views": 9})
     with pytest.raises(ValueError, match=r"corruption_strength must be in \[0, 1\]"):
         train_symmetry(tmp_path / "bad", progress=False, **{**tiny, "corruption_strength": 2})
+    with pytest.raises(ValueError, match="steps and batch_size must be at least 1"):
+        train_symmetry(tmp_path / "bad", progress=False, **{**tiny, "steps": 0})
+
+
+def test_train_command_rejects_bad_settings_before_training(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    symmetry_cli.configure_train_parser(parser)
+    args = parser.parse_args(["--out", str(tmp_path / "run"), "--input-size", "8"])
+    assert symmetry_cli.run_train(args) == 2
+    assert "input_size at least 16" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_classify_features_matches_classify_symmetry(tiny_run, monkeypatch):

@@ -150,36 +150,9 @@ def run_train(args: argparse.Namespace) -> int:
     from symsim_widgets.symmetry.classify import DEFAULT_WEIGHTS
     from symsim_widgets.symmetry.training import train_symmetry
 
-    if args.steps < 1 or args.batch_size < 1 or args.input_size < 16:
-        return _usage("train-symmetry", "--steps, --batch-size >= 1 and --input-size >= 16")
-    settings = dict(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        views=args.views,
-        input_size=args.input_size,
-        arch=args.arch,
-        stem=args.stem,
-        width=args.width,
-        orientations=args.orientations,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        warmup=args.warmup,
-        train_sources=tuple(args.train_sources),
-        cells=tuple(args.cells),
-        min_cell_px=args.min_cell_px,
-        corruption_strength=args.corruption_strength,
-        seed=args.seed,
-        test_seed=args.test_seed,
-        test_per_group=args.test_per_group,
-        variant_per_group=args.variant_per_group,
-        eval_every=args.eval_every,
-        checkpoint_every=args.checkpoint_every,
-        log_every=args.log_every,
-        workers=args.workers,
-        device=args.device,
-        amp=not args.no_amp,
-        time_limit=args.time_limit,
-        init_from=args.init_from,
+    settings = {name: getattr(args, name) for name in _TRAIN_OPTIONS}
+    settings.update(
+        train_sources=tuple(args.train_sources), cells=tuple(args.cells), amp=not args.no_amp
     )
     try:
         TrainConfig(**settings)
@@ -199,18 +172,22 @@ def run_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# the training options that map one-to-one onto TrainConfig fields, in the order the
+# recorded command spells them out
+_TRAIN_OPTIONS = (
+    "steps", "batch_size", "views", "input_size", "arch", "stem", "width", "orientations",
+    "lr", "weight_decay", "warmup", "min_cell_px", "corruption_strength", "seed", "test_seed",
+    "test_per_group", "variant_per_group", "eval_every", "checkpoint_every", "log_every",
+    "workers", "device", "time_limit", "init_from",
+)  # fmt: skip
+
+
 def _train_command(args: argparse.Namespace) -> str:
     """The exact command that reproduces this run, every option spelled out."""
     import shlex
 
     words = ["symsim", "train-symmetry", "--out", str(args.out)]
-    for name in (
-        "steps", "batch_size", "views", "input_size", "arch", "stem", "width", "orientations",
-        "lr", "weight_decay", "warmup", "min_cell_px", "corruption_strength", "seed", "test_seed",
-        "test_per_group",
-        "variant_per_group", "eval_every", "checkpoint_every", "log_every", "workers",
-        "device", "time_limit", "init_from",
-    ):  # fmt: skip
+    for name in _TRAIN_OPTIONS:
         value = getattr(args, name)
         if value not in (None, ""):
             words += ["--" + name.replace("_", "-"), str(value)]

@@ -52,6 +52,11 @@ class TrainConfig:
         would otherwise fail late, inside the data-loading workers."""
         self.train_sources = tuple(self.train_sources)
         self.cells = tuple(float(c) for c in self.cells)
+        if self.steps < 1 or self.batch_size < 1 or self.input_size < 16:
+            raise ValueError(
+                "steps and batch_size must be at least 1 and input_size at least 16, got "
+                f"{self.steps}, {self.batch_size}, {self.input_size}"
+            )
         bad = [s for s in self.train_sources if s not in MOTIF_SOURCES]
         if bad or not self.train_sources:
             raise ValueError(f"train_sources must be a non-empty subset of {MOTIF_SOURCES}")
