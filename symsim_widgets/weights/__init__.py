@@ -1,0 +1,1 @@
+"""The shipped symmetry-network checkpoint (``symmetry.pt``); see the README's model card."""
