@@ -131,6 +131,12 @@ def configure_train_parser(parser: argparse.ArgumentParser) -> None:
         help="save the state and stop after this long (resume later)",
     )
     parser.add_argument(
+        "--finish-at-time-limit",
+        action="store_true",
+        help="when the time limit runs out, also evaluate and write the checkpoint of the "
+        "weights reached (the state is saved as well, so the same command resumes)",
+    )
+    parser.add_argument(
         "--init-from",
         default="",
         metavar="CHECKPOINT",
@@ -152,7 +158,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     settings = {name: getattr(args, name) for name in _TRAIN_OPTIONS}
     settings.update(
-        train_sources=tuple(args.train_sources), cells=tuple(args.cells), amp=not args.no_amp
+        train_sources=tuple(args.train_sources),
+        cells=tuple(args.cells),
+        amp=not args.no_amp,
+        finish_at_time_limit=args.finish_at_time_limit,
     )
     try:
         TrainConfig(**settings)
@@ -193,7 +202,7 @@ def _train_command(args: argparse.Namespace) -> str:
             words += ["--" + name.replace("_", "-"), str(value)]
     words += ["--train-sources", *args.train_sources]
     words += ["--cells", *(f"{c:g}" for c in args.cells)]
-    for flag in ("no_amp", "no_resume", "install", "quiet"):
+    for flag in ("finish_at_time_limit", "no_amp", "no_resume", "install", "quiet"):
         if getattr(args, flag):
             words.append("--" + flag.replace("_", "-"))
     return shlex.join(words)

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 __all__ = ["MOTIF_SOURCES", "TrainConfig"]
 
-# Where the generator's motifs come from: patches of scikit-image's sample images, random
-# anisotropic Gaussian atoms, random power-law fields.
-MOTIF_SOURCES: tuple[str, ...] = ("image", "blobs", "field")
+# The generator's motif families (see symmetry/motifs.py): patches of scikit-image's sample
+# images, random anisotropic Gaussian atoms, random power-law fields, atom columns as in
+# STEM/STM images, binary domains, line segments and stripes.
+MOTIF_SOURCES: tuple[str, ...] = ("image", "blobs", "field", "atoms", "domains", "stripes")
 
 
 @dataclass
@@ -28,7 +29,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup: int = 500
     label_smoothing: float = 0.05
-    train_sources: tuple[str, ...] = ("image", "blobs")
+    train_sources: tuple[str, ...] = ("image", "blobs", "atoms", "domains", "stripes")
     cells: tuple[float, float] = (3.0, 12.0)
     min_cell_px: float = 16.0
     corruption_strength: float = 1.0
@@ -43,6 +44,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     time_limit: float | None = None  # minutes; stop (resumably) after this long
+    finish_at_time_limit: bool = False  # at the time limit, also evaluate and checkpoint
     init_from: str = ""  # warm start: a checkpoint whose weights start this run
     command: str = ""
     extra: dict = field(default_factory=dict)

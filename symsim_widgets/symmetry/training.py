@@ -15,7 +15,9 @@ strength: the held-out test set (``test_per_group`` images per group, the traini
 sources), and variants (``variant_per_group`` per group): ``rotated`` (rendered larger,
 rotated by a random angle, centre-cropped), ``noisy`` (extra Gaussian and shot noise),
 ``ood_source`` (motifs from the sources left out of training, by default the random smooth
-fields) and, when the run trains below full corruption, ``full_corruption`` (the
+fields), ``independent`` (clean patterns of the independent generator,
+:mod:`~symsim_widgets.symmetry.independent`, at the run's scales: a different method of
+making patterns) and, when the run trains below full corruption, ``full_corruption`` (the
 generator's full corruption strength, 1.0).
 
 With ``views > 1`` every generated pattern appears in a batch in that many orientations
@@ -41,6 +43,7 @@ from torch import nn
 from symsim_widgets.symmetry.config import TrainConfig
 from symsim_widgets.symmetry.generator import generate_batch, generate_sample
 from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
+from symsim_widgets.symmetry.independent import independent_wallpaper
 from symsim_widgets.symmetry.network import (
     SymmetryNet,
     _atomic_torch_save,
@@ -50,7 +53,7 @@ from symsim_widgets.symmetry.network import (
 
 __all__ = ["TrainConfig", "dihedral_views", "evaluate", "make_eval_sets", "train_symmetry"]
 
-GENERATOR_VERSION = "symsim-wallpaper-generator/1"
+GENERATOR_VERSION = "symsim-wallpaper-generator/2"
 STATE_FILE = "train_state.pt"
 CHECKPOINT_FILE = "symmetry.pt"
 
@@ -113,6 +116,9 @@ def _variant_image(cfg: TrainConfig, variant: str, group: str, rng) -> np.ndarra
     n = cfg.input_size
     strength = 1.0 if variant == "full_corruption" else cfg.corruption_strength
     kw = dict(cells=cfg.cells, min_cell_px=cfg.min_cell_px, corruption_strength=strength)
+    if variant == "independent":
+        cells = (cfg.cells[0], max(cfg.cells[0], min(cfg.cells[1], n / cfg.min_cell_px)))
+        return independent_wallpaper(group, n, cells=cells, rng=rng).image
     if variant == "ood_source":
         return generate_sample(group, n, rng=rng, sources=cfg.holdout_sources, **kw).image
     if variant == "rotated":
@@ -137,7 +143,9 @@ def _identity(x):
     return x
 
 
-EVAL_VARIANTS = ("held_out", "rotated", "noisy", "ood_source", "full_corruption")
+EVAL_VARIANTS = (
+    "held_out", "rotated", "noisy", "ood_source", "full_corruption", "independent"
+)  # fmt: skip
 
 
 class _EvalImages(torch.utils.data.Dataset):
@@ -173,6 +181,7 @@ def make_eval_sets(
             variants.append("ood_source")
         if cfg.corruption_strength < 1.0:
             variants.append("full_corruption")
+        variants.append("independent")
     ds = _EvalImages(cfg, variants)
     loader = torch.utils.data.DataLoader(
         ds, batch_size=None, num_workers=workers, collate_fn=_identity
@@ -238,8 +247,12 @@ def evaluate(
     return result
 
 
-def save_confusion_png(confusion: np.ndarray, path: Path, title: str) -> None:
-    import matplotlib
+def save_confusion_png(confusion: np.ndarray, path: Path, title: str) -> bool:
+    """Draw the confusion matrix to ``path``; False (nothing drawn) without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -265,6 +278,7 @@ def save_confusion_png(confusion: np.ndarray, path: Path, title: str) -> None:
     fig.savefig(tmp)
     plt.close(fig)
     os.replace(tmp, path)
+    return True
 
 
 # --------------------------------------------------------------------------------------
@@ -502,10 +516,13 @@ def train_symmetry(
             if out_of_time:
                 if progress:
                     print(f"time limit reached at step {step}; state saved", flush=True)
-                return {"finished": False, "step": step, "state": str(state_path)}
-        save_state()
+                if not cfg.finish_at_time_limit:
+                    return {"finished": False, "step": step, "state": str(state_path)}
+                break
+        else:
+            save_state()
 
-    # final evaluation and checkpoint
+    # final evaluation and checkpoint (at the time limit too with finish_at_time_limit)
     sets = get_eval_sets()
     res = evaluate(model, sets, device, amp)
     accuracy = {name: {k: v for k, v in r.items() if k != "confusion"} for name, r in res.items()}
@@ -536,6 +553,7 @@ def train_symmetry(
         },
         "seeds": {"train": cfg.seed, "test": cfg.test_seed},
         "steps": step,
+        "finished_schedule": step >= cfg.steps,
         "images_seen": step * cfg.batch_size,
         "patterns_generated": step * cfg.patterns_per_batch,
         "device": str(device),
@@ -566,5 +584,6 @@ def train_symmetry(
             f"{k} {v['overall']:.4f}" for k, v in accuracy.items() if k != "history"
         )
         print(f"final accuracy: {summary}; checkpoint {out / CHECKPOINT_FILE}", flush=True)
-    meta["finished"] = True
+    meta["finished"] = step >= cfg.steps
+    meta["step"] = step
     return meta
