@@ -10,7 +10,7 @@
 #   CHECK_PYTHON=.ci-venv/bin/python bash binder/check.sh [VENV]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=${1:-.ci-venv-binder}
+venv=$(realpath -m "${1:-.ci-venv-binder}")
 check_python=${CHECK_PYTHON:-python}
 export SYMSIM_CACHE_DIR=${SYMSIM_CACHE_DIR:-$(mktemp -d)}
 artifacts=artifacts/binder
@@ -24,7 +24,7 @@ grep -v -- "--extra-index-url" binder/requirements.txt >"$requirements"
 "$venv/bin/pip" install --quiet -c constraints.txt -r "$requirements"
 
 # Binder runs postBuild from the repository root, with the environment on PATH.
-PATH="$PWD/$venv/bin:$PATH" bash binder/postBuild
+PATH="$venv/bin:$PATH" bash binder/postBuild
 
 port=$("$check_python" -c "from symsim_widgets.dashboard import free_port; print(free_port())")
 log="$artifacts/lab.log"
