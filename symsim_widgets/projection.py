@@ -810,6 +810,7 @@ def project(
     n_neighbors: int = 15,
     min_dist: float = 0.1,
     metric: str = "cosine",
+    progress: bool = False,
     **umap_params: Any,
 ) -> np.ndarray:
     """Project embeddings to 2-D.
@@ -831,6 +832,8 @@ def project(
         ignores ``seed``, ``init`` and ``n_neighbors``.
     n_neighbors, min_dist, metric
         UMAP parameters; defaults 15, 0.1 and ``"cosine"``.
+    progress : bool
+        Print UMAP's progress messages (its ``verbose``); default False.
     **umap_params
         Passed to ``umap.UMAP`` (e.g. ``n_epochs``, ``spread``); ``random_state``,
         ``n_components``, ``precomputed_knn`` and ``init`` are not accepted here.
@@ -878,6 +881,8 @@ def project(
     >>> project(x, method="pca").shape
     (50, 2)
     """
+    if progress:
+        umap_params = {"verbose": True, **umap_params}
     return Projector(
         method=method,
         n_neighbors=n_neighbors,
