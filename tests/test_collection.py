@@ -17,7 +17,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from symsim_widgets.collection import PREPROCESSING_ID, Collection, Tiling
-from symsim_widgets.io import ImageDecodeError, normalize
+from symsim_widgets.imaging import ImageDecodeError, normalize
 
 
 @pytest.fixture(scope="module")
