@@ -85,6 +85,22 @@ def test_asylum_ibw_matches_the_manifest():
 
 
 @needs_data
+def test_our_version_5_parser_agrees_with_igor2():
+    from igor2 import binarywave
+
+    wave = binarywave.load(str(IBW))["wave"]
+    images, infos, reader = frames(IBW)
+    for k, image in enumerate(images):
+        np.testing.assert_array_equal(image, wave["wData"][:, ::-1, k].T)
+    labels = [label.decode() for label in wave["labels"][2][1:]]
+    assert [clean_channel_name(label) for label in labels] == [
+        (i.channel, i.direction) for i in infos
+    ]
+    assert infos[0].pixel_size_nm == pytest.approx(wave["wave_header"]["sfA"][0] * 1e9)
+    assert reader.metadata()["note"]["ScanRate"] == "1.0016"
+
+
+@needs_data
 def test_asylum_ibw_metadata_and_source_info():
     with open_image(IBW) as reader:
         assert reader.source_info["instrument"] == "Asylum Research Cypher"
@@ -277,7 +293,7 @@ def test_one_dimensional_igor_wave_is_not_an_image(tmp_path):
 @needs_data
 def test_truncated_files_are_refused_with_specific_reasons(tmp_path):
     (tmp_path / "cut.ibw").write_bytes(IBW.read_bytes()[:5000])
-    assert reason_of(tmp_path / "cut.ibw").startswith("truncated or corrupt Igor binary wave")
+    assert reason_of(tmp_path / "cut.ibw").startswith("truncated Igor binary wave")
     (tmp_path / "cut.gwy").write_bytes(GWY.read_bytes()[:5000])
     assert reason_of(tmp_path / "cut.gwy").startswith("truncated or corrupt Gwyddion file")
     (tmp_path / "cut.sxm").write_bytes(SXM.read_bytes()[:100_000])

@@ -41,6 +41,8 @@ import contextlib
 import math
 import os
 import re
+import struct
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -209,6 +211,120 @@ def _asylum_units(name: str, note: dict[str, str], wave_units: str) -> str:
     return wave_units
 
 
+@dataclass
+class _IgorWave:
+    data: np.ndarray  # (x, y[, layer]) as Igor stores it
+    layer_labels: list[str]  # labels of dimension 2: [dimension label, layer 0, ...]
+    x_scale: float  # sfA[0]: the x step
+    x_units: str
+    data_units: str
+    note: bytes
+    header: dict[str, Any]
+
+
+# Igor number types (WaveHeader5.type): complex (bit 0) and text (0) waves are refused
+_IGOR_TYPES = {2: "f4", 4: "f8", 8: "i1", 0x10: "i2", 0x20: "i4", 0x48: "u1", 0x50: "u2"}
+_IGOR_TYPES[0x60] = "u4"
+_LABEL_CHARS = 32  # MAX_DIM_LABEL_CHARS + 1
+
+
+def _load_igor_v5(raw: bytes, order: str) -> _IgorWave:
+    """A version-5 binary wave (what Asylum writes), parsed with struct and numpy.
+
+    igor2 parses the wave note byte by byte (about 80 ms for an Asylum file, most of the
+    reading time); this reads the same layout at memory speed. Layout: a 64-byte binary
+    header (section sizes), a 320-byte wave header, the data (column-major), then the
+    formula, the note, extended units and dimension labels.
+    """
+    (wfm_size, formula_size, note_size, data_e_units_size) = struct.unpack_from(
+        f"{order}4i", raw, 4
+    )
+    dim_e_units = struct.unpack_from(f"{order}4i", raw, 20)
+    dim_labels = struct.unpack_from(f"{order}4i", raw, 36)
+    npnts, kind = struct.unpack_from(f"{order}ih", raw, 64 + 12)
+    dims = [d for d in struct.unpack_from(f"{order}4i", raw, 64 + 68) if d > 0]
+    x_scale = struct.unpack_from(f"{order}d", raw, 64 + 84)[0]
+    data_units = raw[64 + 148 : 64 + 152].split(b"\0")[0].decode("latin-1")
+    x_units = raw[64 + 152 : 64 + 156].split(b"\0")[0].decode("latin-1")
+    if kind not in _IGOR_TYPES:
+        raise ImageDecodeError(
+            f"unsupported Igor wave: number type {kind:#x} (text or complex data)"
+        )
+    dtype = np.dtype(order + _IGOR_TYPES[kind])
+    start, nbytes = 384, npnts * dtype.itemsize
+    if npnts != int(np.prod(dims or [0])) or wfm_size < 320 + nbytes:
+        raise ImageDecodeError(
+            f"corrupt Igor binary wave: {npnts} points do not fill dimensions {dims}"
+        )
+    end = 64 + wfm_size
+    sections = [formula_size, note_size, data_e_units_size, *dim_e_units, *dim_labels]
+    if min(sections) < 0:
+        raise ImageDecodeError(f"corrupt Igor binary wave: negative section size {sections}")
+    if len(raw) < end + sum(sections):
+        raise ImageDecodeError(
+            f"truncated Igor binary wave: its header promises {end + sum(sections):,} "
+            f"bytes, the file has {len(raw):,}"
+        )
+    data = np.frombuffer(raw, dtype, npnts, start).reshape(dims, order="F")
+    offset = end + formula_size
+    note = raw[offset : offset + note_size]
+    offset += note_size + data_e_units_size
+    e_units = []
+    for size in dim_e_units:
+        e_units.append(raw[offset : offset + size].decode("latin-1"))
+        offset += size
+    labels: list[list[str]] = []
+    for size in dim_labels:
+        block = raw[offset : offset + size]
+        labels.append(
+            [
+                block[i : i + _LABEL_CHARS].split(b"\0")[0].decode("latin-1")
+                for i in range(0, len(block), _LABEL_CHARS)
+            ]
+        )
+        offset += size
+    header = {"version": 5, "npnts": npnts, "type": kind, "nDim": dims, "sfA0": x_scale}
+    return _IgorWave(
+        data=data,
+        layer_labels=labels[2] if len(labels) > 2 else [],
+        x_scale=x_scale,
+        x_units=e_units[0] or x_units,
+        data_units=data_units,
+        note=note,
+        header=header,
+    )
+
+
+def _load_igor(path: str) -> _IgorWave:
+    """An Igor binary wave: version 5 by :func:`_load_igor_v5`, older ones by igor2."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    for order in ("<", ">"):
+        if len(raw) >= 384 and struct.unpack_from(f"{order}h", raw)[0] == 5:
+            return _load_igor_v5(raw, order)
+    from igor2 import binarywave
+
+    try:
+        wave = binarywave.load(path)["wave"]
+    except Exception as err:  # igor2 raises ValueError, TypeError, struct.error...
+        raise ImageDecodeError(
+            f"truncated or corrupt Igor binary wave ({len(raw):,} bytes): {err}"
+        ) from None
+    header = wave["wave_header"]
+    labels = wave.get("labels") or []
+    return _IgorWave(
+        data=np.asarray(wave["wData"]),
+        layer_labels=[_igor_text(v) for v in labels[2]] if len(labels) > 2 else [],
+        x_scale=float(np.atleast_1d(header.get("sfA", header.get("hsA", 1.0)))[0]),
+        x_units=_igor_text(header["dimUnits"][0] if "dimUnits" in header else header["xUnits"]),
+        data_units=_igor_text(header.get("dataUnits", b"")),
+        note=bytes(wave.get("note") or b""),
+        header={
+            k: _plain(v) for k, v in header.items() if isinstance(v, (int, float, np.ndarray))
+        },
+    )
+
+
 class IgorReader(ImageReader):
     """Asylum Research (or any Igor Pro) binary wave: one frame per image layer."""
 
@@ -216,18 +332,8 @@ class IgorReader(ImageReader):
 
     def __init__(self, path: str, max_pixels: int | None):
         super().__init__(path, max_pixels)
-        from igor2 import binarywave
-
-        try:
-            loaded = binarywave.load(path)
-        except Exception as err:  # igor2 raises ValueError, TypeError, struct.error...
-            size = os.path.getsize(path)
-            raise ImageDecodeError(
-                f"truncated or corrupt Igor binary wave ({size:,} bytes): {err}"
-            ) from None
-        wave = loaded["wave"]
-        header = wave["wave_header"]
-        data = np.asarray(wave["wData"])
+        wave = _load_igor(path)
+        data = wave.data
         if data.ndim < 2 or min(data.shape[:2]) < 2:
             raise ImageDecodeError(
                 f"not an image: Igor wave of shape {data.shape} is 1-D (a force curve or "
@@ -241,12 +347,10 @@ class IgorReader(ImageReader):
             raise ImageDecodeError(f"unsupported Igor wave: data type {data.dtype}")
         self._data = data if data.ndim == 3 else data[:, :, None]
         self.n_frames = self._data.shape[2]
-        self._note = _asylum_note(bytes(wave.get("note") or b""))
-        labels = wave.get("labels") or []
-        layer_labels = [_igor_text(v) for v in labels[2]] if len(labels) > 2 else []
-        wave_units = _igor_text(header.get("dataUnits", b""))
-        x_units = _igor_text(header["dimUnits"][0]) if "dimUnits" in header else ""
-        pixel = length_in_nm(abs(float(header["sfA"][0])), x_units or "m")
+        self._note = _asylum_note(wave.note)
+        layer_labels = wave.layer_labels
+        wave_units = wave.data_units
+        pixel = length_in_nm(abs(float(wave.x_scale)), wave.x_units or "m")
         if not math.isfinite(pixel):
             pixel = length_in_nm(_number(self._note.get("ScanSize")), "m") / self._data.shape[0]
         self._infos = []
@@ -264,9 +368,7 @@ class IgorReader(ImageReader):
             "date": date,
             "scan_size_nm": scan_size,
         }
-        self._header = {
-            k: _plain(v) for k, v in header.items() if isinstance(v, (int, float, np.ndarray))
-        }
+        self._header = wave.header
 
     def frame_info(self, k: int) -> FrameInfo:
         return self._infos[k]
