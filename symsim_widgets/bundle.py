@@ -263,7 +263,7 @@ class Bundle:
         if "scale" in items:
             out["scales"] = {str(k): int(v) for k, v in items["scale"].value_counts().items()}
         if "channel" in items:
-            named = items["channel"].fillna("").astype(str)
+            named = items["channel"].dropna().astype(str)
             out["channels"] = {
                 str(k): int(v) for k, v in named[named != ""].value_counts().items()
             }
