@@ -322,3 +322,28 @@ def test_jpeg_draft_mode_reads_a_reduced_image(tmp_path, camera):
     with open_image(tmp_path / "cam.jpg") as reader:
         small = reader.read(0, min_side=64)
     assert 64 <= max(small.shape) < 512
+
+
+def test_tiff_pixel_size_from_fei_imagej_and_resolution_tags(tmp_path, camera):
+    tifffile.imwrite(
+        tmp_path / "imagej.tif",
+        camera,
+        imagej=True,
+        resolution=(2.0, 2.0),
+        metadata={"unit": "um"},
+    )  # 2 pixels per micron
+    tifffile.imwrite(
+        tmp_path / "cm.tif", camera, resolution=(1e6, 1e6), resolutionunit="CENTIMETER"
+    )  # 1e6 pixels per cm: 10 nm
+    tifffile.imwrite(tmp_path / "inch.tif", camera, resolution=(300, 300), resolutionunit="INCH")
+    tifffile.imwrite(tmp_path / "plain.tif", camera)
+    fei = "[User]\r\nDate=01/01/2024\r\n[Scan]\r\nPixelWidth=5e-09\r\nPixelHeight=5e-09\r\n"
+    tifffile.imwrite(tmp_path / "fei.tif", camera, extratags=[(34682, "s", 0, fei, True)])
+    sizes = {}
+    for name in ("imagej", "cm", "inch", "plain", "fei"):
+        with open_image(tmp_path / f"{name}.tif") as reader:
+            sizes[name] = reader.frame_info(0).pixel_size_nm
+    assert sizes["imagej"] == pytest.approx(500.0)
+    assert sizes["cm"] == pytest.approx(10.0)
+    assert np.isnan(sizes["inch"]) and np.isnan(sizes["plain"])  # print resolution only
+    assert sizes["fei"] == pytest.approx(5.0)  # FEI/Thermo Fisher SEM: PixelWidth in m
