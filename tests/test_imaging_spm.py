@@ -122,9 +122,16 @@ def test_gwyddion_current_format_matches_the_manifest():
 
 
 @needs_data
-def test_old_gwyddion_format_is_refused_with_a_reason():
-    reason = reason_of(GWY_OLD)
-    assert "GWYO" in reason and "Gwyddion 2" in reason
+def test_old_gwyddion_format_is_read_by_our_parser(tmp_path):
+    # MANIFEST.md has no reference values (gwyfile cannot read GWYO): check the layout
+    images, infos, reader = frames(GWY_OLD)
+    assert reader.format == "gwy-v1" and len(images) == 1
+    assert images[0].shape == (300, 300) and np.isfinite(images[0]).all()
+    # an 80 um scan stored as xreal = 8e-05 with the display unit "µm": values are SI
+    assert infos[0].pixel_size_nm == pytest.approx(80_000 / 300)
+    assert infos[0].units == "m" and reader.source_info["scan_size_nm"] == pytest.approx(8e4)
+    (tmp_path / "cut.gwy").write_bytes(GWY_OLD.read_bytes()[:50_000])
+    assert reason_of(tmp_path / "cut.gwy").startswith("truncated Gwyddion 1.x file")
 
 
 @needs_data
@@ -296,6 +303,8 @@ def test_truncated_files_are_refused_with_specific_reasons(tmp_path):
     assert reason_of(tmp_path / "cut.ibw").startswith("truncated Igor binary wave")
     (tmp_path / "cut.gwy").write_bytes(GWY.read_bytes()[:5000])
     assert reason_of(tmp_path / "cut.gwy").startswith("truncated or corrupt Gwyddion file")
+    (tmp_path / "future.gwy").write_bytes(b"GWYQ" + GWY.read_bytes()[4:5000])
+    assert reason_of(tmp_path / "future.gwy").startswith("unsupported Gwyddion file: format")
     (tmp_path / "cut.sxm").write_bytes(SXM.read_bytes()[:100_000])
     assert reason_of(tmp_path / "cut.sxm").startswith("truncated Nanonis .sxm")
     assert not math.isnan(frames(SXM)[1][0].pixel_size_nm)

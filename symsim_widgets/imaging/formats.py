@@ -15,7 +15,7 @@ TIFF         ``II*\\0``, ``MM\\0*`` (and BigTIFF)   tifffile, page by page (memo
                                                   when a page is stored uncompressed)
 NPY          ``\\x93NUMPY``                        numpy, memory-mapped, never unpickled
 Igor .ibw    version 1/2/3/5 + header checksum    igor2 (Asylum Research scans)
-Gwyddion     ``GWYP`` (``GWYO`` is refused)       gwyfile
+Gwyddion     ``GWYP``; ``GWYO`` (Gwyddion 1.x)     gwyfile; our parser for ``GWYO``
 Nanonis      ``:NANONIS_VERSION:``                our own .sxm reader
 NSID HDF5    HDF5 with 2-D ``quantity``/``units``  h5py
              datasets
@@ -68,6 +68,7 @@ FORMAT_NAMES = {
     "npy": "NPY",
     "ibw": "Igor binary wave",
     "gwy": "Gwyddion",
+    "gwy-v1": "Gwyddion 1.x",
     "sxm": "Nanonis .sxm",
     "nsid": "NSID HDF5",
     "hdf5": "HDF5",

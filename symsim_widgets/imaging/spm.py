@@ -19,7 +19,10 @@ format      how it is read
             Lateral: V), else the wave's own data units.
 ``.gwy``    gwyfile (current ``GWYP`` format); every ``/N/data`` field, row 0 at the top
             as Gwyddion stores it; pixel size ``xreal / xres``. The Gwyddion 1.x format
-            (``GWYO``) is refused: open such a file in Gwyddion 2 and save it again.
+            (``GWYO``), which gwyfile cannot read, by our own parser: its container
+            items carry GLib type ids, its objects are serialised as in ``GWYP``, its
+            strings may be Latin-1, and its unit strings keep a display prefix (``µm``)
+            while the values are in base SI units; format ``gwy-v1``.
 ``.sxm``    our own reader: a text header, ``\\x1a\\x04``, then one big-endian float32
             plane per channel and direction (forward, then backward when ``both``), each
             plane in acquisition order. Backward planes are reversed along x so both
@@ -391,7 +394,7 @@ _GWY_CHANNEL = re.compile(r"^/(\d+)/data$")
 
 
 class GwyddionReader(ImageReader):
-    """Gwyddion ``.gwy`` (current ``GWYP`` format): one frame per data field."""
+    """Gwyddion ``.gwy`` (``GWYP``, and Gwyddion 1.x ``GWYO``): one frame per data field."""
 
     format = "gwy"
 
@@ -400,16 +403,21 @@ class GwyddionReader(ImageReader):
         with open(path, "rb") as fh:
             magic = fh.read(4)
         if magic == b"GWYO":
-            raise ImageDecodeError(
-                "unsupported Gwyddion file: old Gwyddion 1.x format (GWYO) is not read; "
-                "open it in Gwyddion 2 and save it to convert it to the current GWYP format"
-            )
-        import gwyfile
+            self.format = "gwy-v1"
+            with open(path, "rb") as fh:
+                self._container = _load_gwyddion_v1(fh.read())
+        elif magic == b"GWYP":
+            import gwyfile
 
-        try:
-            self._container = gwyfile.load(path)
-        except Exception as err:
-            raise ImageDecodeError(f"truncated or corrupt Gwyddion file: {err}") from None
+            try:
+                self._container = gwyfile.load(path)
+            except Exception as err:
+                raise ImageDecodeError(f"truncated or corrupt Gwyddion file: {err}") from None
+        else:
+            raise ImageDecodeError(
+                f"unsupported Gwyddion file: format {magic.decode('latin-1')!r} (read: GWYP, "
+                "the current format, and GWYO, Gwyddion 1.x)"
+            )
         keys = sorted(
             (int(m.group(1)), key)
             for key in self._container
@@ -423,19 +431,29 @@ class GwyddionReader(ImageReader):
             field = self._container[key]
             title = str(self._container.get(f"/{index}/data/title", f"channel{index}"))
             name, direction = clean_channel_name(title)
-            xy_unit = _gwy_unit(field.get("si_unit_xy"))
+            xy_unit = self._unit(field.get("si_unit_xy"))
             xres = int(field["xres"])
             pixel = length_in_nm(float(field["xreal"]) / xres, xy_unit or "m")
-            units = _gwy_unit(field.get("si_unit_z"))
+            units = self._unit(field.get("si_unit_z"))
             self._fields.append(field)
             self._infos.append(FrameInfo(name, direction, units, pixel))
         self.n_frames = len(self._fields)
         first = self._fields[0]
         self.source_info = {
             "scan_size_nm": length_in_nm(
-                float(first["xreal"]), _gwy_unit(first.get("si_unit_xy")) or "m"
+                float(first["xreal"]), self._unit(first.get("si_unit_xy")) or "m"
             )
         }
+
+    def _unit(self, unit: Any) -> str:
+        """The unit of the stored values. Gwyddion 1.x files keep a display prefix in the
+        unit string (``µm``, ``nm``) while the values are in base SI units (an 80 um scan
+        is stored as ``xreal = 8e-05`` with ``µm``): the prefix is dropped there."""
+        text = _gwy_unit(unit)
+        v1 = self.format == "gwy-v1" and len(text) > 1 and text[0] in _SI_PREFIXES
+        if v1 and text[1:] in ("m", "V", "A", "Hz", "N", "s", "W"):
+            return text[1:]
+        return text
 
     def frame_info(self, k: int) -> FrameInfo:
         return self._infos[k]
@@ -462,6 +480,121 @@ class GwyddionReader(ImageReader):
                 with contextlib.suppress(Exception):
                     out[str(key)] = {str(k): _plain(v) for k, v in dict(value).items()}
         return out
+
+
+class _GwyObject(dict):
+    """A serialised Gwyddion object: its components by name, its type in ``name``."""
+
+    def __init__(self, name: str, components: dict[str, Any]):
+        super().__init__(components)
+        self.name = name
+
+    @property
+    def data(self) -> Any:
+        return self["data"]
+
+
+_GWY_SCALARS = {"b": ("?", 1), "c": ("B", 1), "i": ("i", 4), "q": ("q", 8), "d": ("d", 8)}
+_GWY_ARRAYS = {"C": "u1", "I": "<i4", "Q": "<i8", "D": "<f8"}
+
+
+def _gwy_cstring(raw: bytes, pos: int) -> tuple[str, int]:
+    end = raw.index(b"\0", pos)
+    text = raw[pos:end]
+    try:
+        return text.decode("utf-8"), end + 1
+    except UnicodeDecodeError:  # Gwyddion 1.x wrote units such as "µm" in Latin-1
+        return text.decode("latin-1"), end + 1
+
+
+def _gwy_object(raw: bytes, pos: int) -> tuple[_GwyObject, int]:
+    """One serialised object (``name\\0``, uint32 size, components) from ``pos``."""
+    name, pos = _gwy_cstring(raw, pos)
+    (size,) = struct.unpack_from("<I", raw, pos)
+    pos += 4
+    end = pos + size
+    if end > len(raw):
+        raise ImageDecodeError(
+            f"truncated Gwyddion file: object {name} needs {size:,} bytes, "
+            f"{len(raw) - pos:,} remain"
+        )
+    components: dict[str, Any] = {}
+    while pos < end:
+        key, pos = _gwy_cstring(raw, pos)
+        kind = chr(raw[pos])
+        pos += 1
+        if kind in _GWY_SCALARS:
+            code, width = _GWY_SCALARS[kind]
+            (components[key],) = struct.unpack_from("<" + code, raw, pos)
+            pos += width
+        elif kind == "s":
+            components[key], pos = _gwy_cstring(raw, pos)
+        elif kind == "o":
+            components[key], pos = _gwy_object(raw, pos)
+        elif kind in _GWY_ARRAYS or kind in "SO":
+            (count,) = struct.unpack_from("<I", raw, pos)
+            pos += 4
+            if kind in _GWY_ARRAYS:
+                dtype = np.dtype(_GWY_ARRAYS[kind])
+                if pos + count * dtype.itemsize > end:
+                    raise ImageDecodeError(f"truncated Gwyddion file: array {name}.{key}")
+                components[key] = np.frombuffer(raw, dtype, count, pos)
+                pos += count * dtype.itemsize
+            else:
+                items = []
+                for _ in range(count):
+                    item, pos = _gwy_cstring(raw, pos) if kind == "S" else _gwy_object(raw, pos)
+                    items.append(item)
+                components[key] = items
+        else:
+            raise ImageDecodeError(f"corrupt Gwyddion file: component type {kind!r} in {name}")
+    return _GwyObject(name, components), end
+
+
+_SI_PREFIXES = "yzafpnuµμmkMGTPE"
+
+# GLib fundamental type ids (n << 2) used by Gwyddion 1.x containers
+_GTYPE_VALUES = {12: ("B", 1), 20: ("?", 1), 24: ("<i", 4), 40: ("<q", 8), 60: ("<d", 8)}
+_GTYPE_STRING, _GTYPE_OBJECT = 64, 80
+
+
+def _load_gwyddion_v1(raw: bytes) -> dict[str, Any]:
+    """A Gwyddion 1.x (``GWYO``) file: a container whose items carry GLib type ids.
+
+    The objects inside (data fields, units) are serialised as in the current format; only
+    the top container differs, and strings may be Latin-1 (gwyfile reads neither).
+    """
+    try:
+        name, pos = _gwy_cstring(raw, 4)
+        (size,) = struct.unpack_from("<I", raw, pos)
+        pos += 4
+        end = pos + size
+        if name != "GwyContainer" or end > len(raw):
+            raise ImageDecodeError(
+                f"truncated Gwyddion 1.x file: the container needs {size:,} bytes, "
+                f"{len(raw) - pos:,} remain"
+            )
+        items: dict[str, Any] = {}
+        while pos < end:
+            (gtype,) = struct.unpack_from("<I", raw, pos)
+            key, pos = _gwy_cstring(raw, pos + 4)
+            if gtype in _GTYPE_VALUES:
+                code, width = _GTYPE_VALUES[gtype]
+                (items[key],) = struct.unpack_from(code, raw, pos)
+                pos += width
+            elif gtype == _GTYPE_STRING:
+                items[key], pos = _gwy_cstring(raw, pos)
+            elif gtype == _GTYPE_OBJECT:
+                items[key], pos = _gwy_object(raw, pos)
+            else:
+                raise ImageDecodeError(
+                    f"unsupported Gwyddion 1.x file: item {key!r} has GLib type {gtype}"
+                )
+    except (struct.error, ValueError, IndexError) as err:
+        if isinstance(err, ImageDecodeError):
+            raise
+        raise ImageDecodeError(f"truncated or corrupt Gwyddion 1.x file: {err}") from None
+    return items
 
 
 def _gwy_unit(unit: Any) -> str:
