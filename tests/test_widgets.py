@@ -299,6 +299,11 @@ def test_instrument_items_colour_by_channel_pixel_size_and_joined_metadata(tmp_p
     assert ex.scatter.color_labels == ["PZT", "PbTiO3"]
     ex.scatter.show_tooltip(0)
     card = ex.scatter._tip_text.value
+    ex.save(tmp_path / "session.json")  # reloads from the paths: nm tiles cut again
+    again = Explorer.load(
+        tmp_path / "session.json", embeddings=vectors, method="pca", progress=False
+    )
+    assert list(again.collection.items.content_hash) == list(pfm.items.content_hash)
     assert "Amplitude retrace" in card and "IgorIBWReader_P0089OP0027.ibw" in card
     w, pixel = pfm.items.w[0], pfm.items.pixel_size_nm[0]
     assert f"{w * pixel / 1000:.3g} µm x" in card
