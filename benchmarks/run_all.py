@@ -23,6 +23,7 @@ BENCHMARKS = {
     "projection": ("bench_projection.py", ["--sizes", "2000", "--no-fresh"]),
     "browser": ("bench_browser.py", ["--sizes", "1000", "--no-baseline"]),
     "symmetry": ("bench_symmetry.py", ["--per-group", "20"]),
+    "formats": ("bench_formats.py", ["--n", "100", "--embed-items", "32"]),
 }
 
 

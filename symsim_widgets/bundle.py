@@ -248,7 +248,9 @@ class Bundle:
         )
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary: counts, sources, scales, model and rejected inputs."""
+        """A JSON-ready summary: counts, sources, scales, channels, pixel sizes, model and
+        rejected inputs.
+        """
         items = self.items
         out: dict[str, Any] = {
             "items": len(items),
@@ -260,6 +262,20 @@ class Bundle:
             out["sources"] = int(items["source"].nunique())
         if "scale" in items:
             out["scales"] = {str(k): int(v) for k, v in items["scale"].value_counts().items()}
+        if "channel" in items:
+            named = items["channel"].dropna().astype(str)
+            out["channels"] = {
+                str(k): int(v) for k, v in named[named != ""].value_counts().items()
+            }
+        if "pixel_size_nm" in items and "source" in items:
+            per_source = items.groupby("source")["pixel_size_nm"].first()
+            calibrated = per_source.dropna()
+            out["pixel_size_nm"] = {
+                "calibrated_sources": len(calibrated),
+                "uncalibrated_sources": int(len(per_source) - len(calibrated)),
+                "min": float(calibrated.min()) if len(calibrated) else None,
+                "max": float(calibrated.max()) if len(calibrated) else None,
+            }
         out["errors"] = [
             {"source": str(s), "reason": str(r)}
             for s, r in zip(self.errors["source"], self.errors["reason"], strict=True)

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,27 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument(
         "--tiles",
         metavar="SIZES",
-        help="comma-separated tile sizes: fractions of the short side (0.5) or pixels "
-        "(256), e.g. 1,0.5,0.25. Default: whole images",
+        help="comma-separated tile sizes: fractions of the short side (0.5), pixels "
+        "(256) or physical sizes in nm (500nm, 1.5um), e.g. 1,0.5,0.25 or 500nm,1000nm "
+        "(physical sizes need calibrated files, or --pixel-size-nm). Default: whole images",
+    )
+    embed.add_argument(
+        "--channels",
+        metavar="NAMES",
+        help="keep only these channels of instrument files, comma-separated and "
+        "case-insensitive, e.g. Amplitude,Phase (Phase also keeps Phase1)",
+    )
+    embed.add_argument(
+        "--metadata",
+        metavar="CSV",
+        help="a table with a column 'file' (file names or paths) whose other columns "
+        "are joined onto the items, to colour the map by them",
+    )
+    embed.add_argument(
+        "--pixel-size-nm",
+        type=float,
+        metavar="NM",
+        help="pixel size for files without a calibration (for nm tiles)",
     )
     embed.add_argument(
         "--overlap", type=float, default=0.0, help="tile overlap fraction in [0, 1)"
@@ -202,6 +222,8 @@ def run_embed(args: argparse.Namespace) -> int:
                 "device": args.device,
                 "tiles": args.tiles,
                 "overlap": args.overlap,
+                "channels": args.channels,
+                "metadata": args.metadata,
                 "inputs": ["<demo>"] if args.demo else [str(p) for p in args.inputs],
             },
             overwrite=args.force,
@@ -236,13 +258,36 @@ def _open_collection(args: argparse.Namespace, tiles: Any, progress: bool) -> An
                 # Still handed to the collection, which records it among the errors.
                 print(f"warning: {raw} does not exist", file=sys.stderr)
             paths.append(str(path))
-    return Collection.from_paths(
-        paths,
-        tiles=tiles,
-        frames=args.frames,
-        max_pixels=args.max_pixels,
-        progress=progress,
-    )
+    channels = None
+    if args.channels is not None:
+        channels = [c.strip() for c in args.channels.split(",") if c.strip()]
+        if not channels:
+            raise UsageError("--channels: give at least one channel name")
+    if args.pixel_size_nm is not None and not args.pixel_size_nm > 0:
+        raise UsageError(f"--pixel-size-nm must be positive, got {args.pixel_size_nm}")
+    metadata = None
+    if args.metadata is not None:
+        from symsim_widgets.collection import read_metadata_table
+
+        try:
+            metadata = read_metadata_table(Path(args.metadata).expanduser())
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # unmatched rows are printed below
+        collection = Collection.from_paths(
+            paths,
+            tiles=tiles,
+            frames=args.frames,
+            max_pixels=args.max_pixels,
+            progress=progress,
+            metadata=metadata,
+            channels=channels,
+            pixel_size_nm=args.pixel_size_nm,
+        )
+    for file, problem in collection.metadata_unmatched.itertuples(index=False):
+        print(f"metadata: {file}: {problem}", file=sys.stderr)
+    return collection
 
 
 def resolve_model_name(name: str) -> str:
@@ -259,11 +304,30 @@ def resolve_model_name(name: str) -> str:
     return name
 
 
+_LENGTH_SUFFIXES = {"nm": 1.0, "um": 1e3, "µm": 1e3, "mm": 1e6}
+
+
+def _physical_size(part: str) -> float | None:
+    """``"500nm"`` -> 500.0, ``"1.5um"`` -> 1500.0 (nm); None without a length suffix."""
+    for suffix, factor in _LENGTH_SUFFIXES.items():
+        if part.lower().endswith(suffix):
+            try:
+                value = float(part[: -len(suffix)])
+            except ValueError:
+                raise UsageError(f"--tiles: {part!r} is not a length") from None
+            if not value > 0:
+                raise UsageError(f"--tiles: sizes must be positive, got {part}")
+            return value * factor
+    return None
+
+
 def parse_tiles(text: str | None, overlap: float = 0.0) -> Any:
-    """Parse ``--tiles 1,0.5,256`` into a :class:`~symsim_widgets.collection.Tiling`.
+    """Parse ``--tiles 1,0.5,256`` or ``--tiles 500nm,1um`` into a
+    :class:`~symsim_widgets.collection.Tiling`.
 
     Sizes with a decimal point or below 1 are fractions of the short side; whole numbers
-    above 1 are pixels.
+    above 1 are pixels; sizes ending in ``nm``, ``um`` or ``mm`` are physical (all of the
+    sizes then, since one tiling has one unit).
     """
     if not 0.0 <= overlap < 1.0:
         raise UsageError(f"--overlap must lie in [0, 1), got {overlap}")
@@ -271,9 +335,19 @@ def parse_tiles(text: str | None, overlap: float = 0.0) -> Any:
         if overlap:
             raise UsageError("--overlap needs --tiles")
         return None
+    parts = [part.strip() for part in text.split(",")]
+    physical = [_physical_size(part) for part in parts]
+    if any(p is not None for p in physical):
+        if any(p is None for p in physical):
+            raise UsageError(
+                f"--tiles {text}: mix of physical (nm) and pixel/fraction sizes; give all "
+                "sizes with a length unit, e.g. 500nm,1000nm"
+            )
+        from symsim_widgets.collection import Tiling
+
+        return Tiling(sizes=tuple(physical), overlap=overlap, unit="nm")
     sizes: list[float | int] = []
-    for part in text.split(","):
-        part = part.strip()
+    for part in parts:
         try:
             value = float(part)
         except ValueError:
@@ -345,6 +419,18 @@ def run_info(args: argparse.Namespace) -> int:
     if "scales" in summary:
         scales = ", ".join(f"{k}: {v}" for k, v in summary["scales"].items())
         print(f"scales     {scales}")
+    if summary.get("channels"):
+        channels = ", ".join(f"{k}: {v}" for k, v in summary["channels"].items())
+        print(f"channels   {channels}")
+    pixel = summary.get("pixel_size_nm")
+    if pixel and pixel["calibrated_sources"]:
+        print(
+            f"pixel size {pixel['min']:.4g}-{pixel['max']:.4g} nm "
+            f"({pixel['calibrated_sources']} calibrated sources, "
+            f"{pixel['uncalibrated_sources']} without a calibration)"
+        )
+    elif pixel:
+        print("pixel size none: no source has a calibration")
     print(f"model      {info.get('model', '?')}")
     for name, shape in summary["embeddings"].items():
         marker = " (primary)" if name == summary["primary"] else ""

@@ -5,7 +5,7 @@ arrays (:meth:`Collection.from_arrays`). Every input either becomes one or more 
 (rows of :attr:`Collection.items`) or appears in :attr:`Collection.errors` with its path
 and a specific reason; a file that partly decodes (e.g. three good pages and a corrupt
 fourth) keeps its good part and lists the rest. Decoding and the model-input recipe are
-described in :mod:`symsim_widgets.io` (:data:`PREPROCESSING_ID`).
+described in :mod:`symsim_widgets.imaging` (:data:`PREPROCESSING_ID`).
 
 Items and provenance
 --------------------
@@ -14,7 +14,14 @@ name), ``frame`` (page/slice index), ``scale`` (``"full"`` for whole frames, els
 size label: ``"0.5"`` = half the short side, ``"64px"``), ``x``, ``y``, ``w``, ``h`` (the
 pixel rectangle in the source frame), ``source_width``, ``source_height``, ``dtype`` (of the
 decoded source), ``format`` (``png``, ``tiff``, ..., ``array``) and ``content_hash`` (of the
-raw pixels of the item), followed by any user ``metadata`` columns.
+raw pixels of the item), ``channel`` (clean channel name, e.g. ``Height``, ``Phase1``,
+``Current``; empty for formats without channels), ``direction`` (``trace``/``retrace``,
+``forward``/``backward`` or empty), ``units`` (of the pixel values), ``pixel_size_nm``
+(NaN without a calibration), then ``instrument``, ``mode``, ``date`` and
+``scan_size_nm`` where a file says them, followed by any user ``metadata`` columns.
+Instrument files (Asylum ``.ibw``, Gwyddion, Nanonis, NSID, DigitalMicrograph, EMD, TIA)
+give one frame per channel and scan direction; :meth:`Collection.source_metadata` returns
+a file's full original metadata.
 
 Tiling
 ------
@@ -25,7 +32,12 @@ is a fraction of the frame's short side (float in (0, 1]), a number of pixels (i
 more tile aligned to the border is added, so the tiles of every size cover the whole
 frame. A pixel size larger than the frame is skipped for that frame (it is not clipped: a
 "512px" item is always 512 pixels); tiles with a side below ``min_pixels`` are refused and
-listed in ``errors``; a frame for which no size fits is listed in ``errors`` too.
+listed in ``errors``; a frame for which no size fits is listed in ``errors`` too. With
+``Tiling(sizes=(500, 1000), unit="nm")`` the sizes are physical: each frame's side in
+pixels is ``round(size / pixel_size_nm)``, so every tile's ``w * pixel_size_nm`` is within
+half a pixel of the size asked, whatever the scan size; a frame without a pixel size is
+listed in ``errors`` for those sizes (or uses ``pixel_size_nm=`` when given), never tiled
+in pixels instead.
 
 Memory
 ------
@@ -61,8 +73,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from symsim_widgets import io
-from symsim_widgets.io import PREPROCESSING_ID, ImageDecodeError
+from symsim_widgets import imaging
+from symsim_widgets.imaging import PREPROCESSING_ID, FrameInfo, ImageDecodeError
 
 __all__ = ["PREPROCESSING_ID", "Collection", "Tiling"]
 
@@ -83,6 +95,9 @@ _ITEM_COLUMNS = [
 _LRU_FRAMES = 4
 
 
+_UNITS = ("px", "fraction", "nm")
+
+
 @dataclass(frozen=True)
 class Tiling:
     """How frames are cut into square tiles at several length scales.
@@ -90,40 +105,58 @@ class Tiling:
     Parameters
     ----------
     sizes : tuple
-        Tile sizes: a float in (0, 1] is a fraction of the frame's short side, an int a
-        side in pixels, ``"full"`` the whole frame.
+        Tile sizes. Without ``unit``: a float in (0, 1] is a fraction of the frame's short
+        side, an int a side in pixels. With ``unit="nm"`` every number is a side in
+        nanometres, cut from each frame's own pixel size, so frames of different scan
+        sizes give tiles of the same field of view. ``"full"`` is always the whole frame.
     overlap : float
         Fraction of the tile side shared by neighbouring tiles, in [0, 1).
     min_pixels : int
         Tiles with a side (in pixels) below this are refused and listed in ``errors``.
+    unit : {None, "px", "fraction", "nm"}
+        The unit of every numeric size; ``None`` infers it from the type of each size
+        (int: px, float: fraction).
 
     Examples
     --------
     >>> Tiling(sizes=(1.0, 0.5), overlap=0.5).rects(100, 200)[0]
     ('1', 0, 0, 100, 100)
+    >>> Tiling(sizes=(500,), unit="nm").rects(256, 256, pixel_size_nm=7.8125)[0]
+    ('500nm', 0, 0, 64, 64)
     """
 
     sizes: tuple[float | int | str, ...] = (1.0,)
     overlap: float = 0.0
     min_pixels: int = 32
+    unit: str | None = None
 
     def __post_init__(self) -> None:
         sizes = (self.sizes,) if isinstance(self.sizes, (int, float, str)) else self.sizes
         object.__setattr__(self, "sizes", tuple(sizes))
         if not self.sizes:
             raise ValueError("Tiling needs at least one size")
+        if self.unit is not None and self.unit not in _UNITS:
+            raise ValueError(f"unit {self.unit!r}: need one of {', '.join(_UNITS)} or None")
         for s in self.sizes:
             if isinstance(s, str):
                 if s != "full":
                     raise ValueError(f"tile size {s!r}: the only string size is 'full'")
             elif isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, float, np.number)):
                 raise ValueError(f"tile size {s!r}: need a float in (0, 1], an int or 'full'")
-            elif isinstance(s, (float, np.floating)) and not 0 < s <= 1:
+            elif self.unit == "nm":
+                if not (np.isfinite(s) and s > 0):
+                    raise ValueError(f"tile size {s!r} nm: need a positive length")
+            elif self._unit_of(s) == "fraction" and not 0 < s <= 1:
                 raise ValueError(f"tile size {s!r}: a fraction must be in (0, 1]")
-            elif isinstance(s, (int, np.integer)) and s < 1:
-                raise ValueError(f"tile size {s!r}: a pixel size must be >= 1")
+            elif self._unit_of(s) == "px" and (s < 1 or int(s) != s):
+                raise ValueError(f"tile size {s!r}: a pixel size must be a whole number >= 1")
         if not 0 <= self.overlap < 1:
             raise ValueError(f"overlap {self.overlap!r} must be in [0, 1)")
+
+    def _unit_of(self, size: float | int) -> str:
+        if self.unit is not None:
+            return self.unit
+        return "px" if isinstance(size, (int, np.integer)) else "fraction"
 
     @classmethod
     def coerce(cls, tiles: Tiling | Sequence[float | int | str] | None) -> Tiling | None:
@@ -135,13 +168,22 @@ class Tiling:
         return cls(sizes=tuple(tiles))
 
     @staticmethod
-    def label(size: float | int | str) -> str:
-        """Scale label of a size: ``"full"``, ``"0.5"`` (fraction), ``"64px"`` (pixels)."""
+    def label(size: float | int | str, unit: str | None = None) -> str:
+        """Scale label of a size: ``"full"``, ``"0.5"`` (fraction), ``"64px"`` (pixels),
+        ``"500nm"`` (nanometres).
+        """
         if isinstance(size, str):
             return size
-        if isinstance(size, (int, np.integer)):
+        if unit == "nm":
+            return f"{float(size):g}nm"
+        if unit == "px" or (unit is None and isinstance(size, (int, np.integer))):
             return f"{int(size)}px"
         return f"{float(size):g}"
+
+    @property
+    def needs_pixel_size(self) -> bool:
+        """Whether the tiling cuts physical sizes (needs each frame's pixel size)."""
+        return self.unit == "nm" and any(s != "full" for s in self.sizes)
 
     @staticmethod
     def _starts(length: int, side: int, stride: int) -> list[int]:
@@ -150,22 +192,44 @@ class Tiling:
             starts.append(length - side)
         return starts
 
-    def rects(self, height: int, width: int) -> list[tuple[str, int, int, int, int]]:
-        """Tiles ``(scale, x, y, w, h)`` of a ``height x width`` frame (sizes that fit)."""
-        return self._plan(height, width)[0]
+    def rects(
+        self, height: int, width: int, *, pixel_size_nm: float = float("nan")
+    ) -> list[tuple[str, int, int, int, int]]:
+        """Tiles ``(scale, x, y, w, h)`` of a ``height x width`` frame (sizes that fit).
+
+        Parameters
+        ----------
+        height, width : int
+            The frame, in pixels.
+        pixel_size_nm : float
+            The frame's pixel size, needed for ``unit="nm"``.
+        """
+        return self._plan(height, width, pixel_size_nm)[0]
 
     def _plan(
-        self, height: int, width: int
+        self, height: int, width: int, pixel_size_nm: float = float("nan")
     ) -> tuple[list[tuple[str, int, int, int, int]], list[str]]:
         rects: list[tuple[str, int, int, int, int]] = []
         problems: list[str] = []
         short = min(height, width)
         for size in self.sizes:
-            label = self.label(size)
+            label = self.label(size, self.unit)
             if size == "full":
                 rects.append((label, 0, 0, width, height))
                 continue
-            if isinstance(size, (int, np.integer)):
+            unit = self._unit_of(size)
+            if unit == "nm":
+                if not (np.isfinite(pixel_size_nm) and pixel_size_nm > 0):
+                    problems.append(
+                        f"tile size {label} needs the pixel size, and this frame has no "
+                        "calibration (pixel_size_nm is NaN): scale skipped; pass "
+                        "pixel_size_nm= to give one"
+                    )
+                    continue
+                side = max(1, round(float(size) / pixel_size_nm))
+                if side > short:
+                    continue  # larger than the frame: skipped, never clipped
+            elif unit == "px":
                 side = int(size)
                 if side > short:
                     continue  # larger than the frame: skipped, never clipped
@@ -182,9 +246,8 @@ class Tiling:
                 for x in self._starts(width, side, stride):
                     rects.append((label, x, y, side, side))
         if not rects and not problems:
-            problems.append(
-                f"frame {width} x {height} is smaller than every tile size {list(self.sizes)}"
-            )
+            sizes = [self.label(s, self.unit) for s in self.sizes]
+            problems.append(f"frame {width} x {height} is smaller than every tile size {sizes}")
         return rects, problems
 
 
@@ -213,6 +276,9 @@ def _progress(iterable: Iterable[Any], enabled: bool, total: int, desc: str) -> 
     return tqdm(iterable, total=total, desc=desc, unit="file")
 
 
+_RESERVED = {*_ITEM_COLUMNS, "channel", "direction", "units", "pixel_size_nm"}
+
+
 def _metadata_lookup(
     metadata: Mapping[Any, Mapping[str, Any]] | pd.DataFrame | None,
 ) -> dict[str, dict[str, Any]]:
@@ -226,18 +292,124 @@ def _metadata_lookup(
     }
 
 
+def read_metadata_table(metadata: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
+    """A user's table of per-file metadata, checked: a DataFrame with a ``file`` column.
+
+    Parameters
+    ----------
+    metadata : path or DataFrame
+        A CSV file (``.csv``; ``.tsv`` and ``.txt`` are read tab-separated) or a
+        DataFrame, with a column ``file`` holding file names or paths.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    ValueError
+        When the file cannot be read or has no ``file`` column.
+    """
+    if isinstance(metadata, pd.DataFrame):
+        table = metadata.copy()
+        where = "the metadata table"
+    else:
+        where = os.fspath(metadata)
+        sep = "\t" if where.lower().endswith((".tsv", ".txt")) else ","
+        try:
+            table = pd.read_csv(where, sep=sep)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"metadata {where}: cannot read it as a table: {err}") from None
+    if "file" not in table.columns:
+        raise ValueError(
+            f"metadata {where}: no column 'file' (columns: {list(table.columns)}); it names "
+            "the file (name or path) each row describes"
+        )
+    table["file"] = table["file"].astype(str).str.strip()
+    return table
+
+
+def _join_metadata(
+    table: pd.DataFrame, sources: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+    """Match rows of ``table`` to ``sources`` by path, path suffix or file name.
+
+    Returns the lookup ``{source: {column: value}}`` and a table of what did not match
+    (``file``, ``problem``).
+    """
+    columns = [c for c in table.columns if c != "file"]
+    renamed = {c: (f"meta_{c}" if c in _RESERVED else c) for c in columns}
+    by_path: dict[str, int] = {}
+    by_name: dict[str, list[int]] = {}
+    for i, value in enumerate(table["file"]):
+        by_path.setdefault(os.path.normpath(value), i)
+        by_name.setdefault(os.path.basename(value), []).append(i)
+    lookup: dict[str, dict[str, Any]] = {}
+    used: set[int] = set()
+    problems: list[tuple[str, str]] = []
+    for source in sources:
+        norm = os.path.normpath(source)
+        row = by_path.get(norm)
+        if row is None:
+            suffix = [i for p, i in by_path.items() if norm.endswith(os.sep + p)]
+            row = suffix[0] if len(suffix) == 1 else None
+        if row is None:
+            rows = by_name.get(os.path.basename(source), [])
+            if len(rows) > 1:
+                problems.append(
+                    (source, f"{len(rows)} metadata rows name this file; give its path")
+                )
+                continue
+            row = rows[0] if rows else None
+        if row is None:
+            problems.append((source, "no metadata row names this file"))
+            continue
+        used.add(row)
+        lookup[source] = {renamed[c]: table[c].iat[row] for c in columns}
+    for i, value in enumerate(table["file"]):
+        if i not in used and not any(p[0] == value for p in problems):
+            problems.append((value, f"metadata row {i + 1} matches no input file"))
+    return lookup, pd.DataFrame(problems, columns=["file", "problem"])
+
+
+def _channel_matches(name: str, wanted: Sequence[str]) -> bool:
+    """``name`` is one of ``wanted`` (case-insensitive), with or without its number."""
+    lower = name.lower()
+    stem = lower.rstrip("0123456789")
+    return any(w == lower or (w == stem and stem) for w in wanted)
+
+
 class _Builder:
     """Accumulates sources, items, thumbnails and errors while a Collection is made."""
 
-    def __init__(self, tiling: Tiling | None, frames: str, thumbnail_size: int, meta: dict):
+    def __init__(
+        self,
+        tiling: Tiling | None,
+        frames: str,
+        thumbnail_size: int,
+        meta: dict,
+        *,
+        channels: Sequence[str] | None = None,
+        pixel_size_nm: float | None = None,
+    ):
         if frames not in ("all", "first"):
             raise ValueError(f"frames must be 'all' or 'first', not {frames!r}")
         if int(thumbnail_size) < 1:
             raise ValueError("thumbnail_size must be >= 1")
+        if isinstance(channels, str):
+            channels = [c for c in channels.split(",") if c.strip()]
+        if channels is not None and not all(isinstance(c, str) and c.strip() for c in channels):
+            raise ValueError(f"channels must be a list of channel names, not {channels!r}")
+        if pixel_size_nm is not None and not (
+            np.isfinite(pixel_size_nm) and float(pixel_size_nm) > 0
+        ):
+            raise ValueError(f"pixel_size_nm {pixel_size_nm!r}: need a positive number")
         self.tiling = tiling
         self.frames = frames
         self.thumbnail_size = int(thumbnail_size)
         self.meta = meta
+        self.channels = None if channels is None else [c.strip().lower() for c in channels]
+        self.pixel_size_nm = None if pixel_size_nm is None else float(pixel_size_nm)
         self.sources: list[_Source] = []
         self.rows: list[dict[str, Any]] = []
         self.item_source: list[int] = []
@@ -248,10 +420,13 @@ class _Builder:
     def error(self, name: str, reason: str) -> None:
         self.errors.append((name, reason))
 
+    def _wanted(self, info: FrameInfo) -> bool:
+        return self.channels is None or _channel_matches(info.channel, self.channels)
+
     def add_path(self, path: str, max_pixels: int | None) -> None:
         n_items, n_errors = len(self.rows), len(self.errors)
         try:
-            reader = io.open_image(path, max_pixels=max_pixels)
+            reader = imaging.open_image(path, max_pixels=max_pixels)
         except ImageDecodeError as err:
             self.error(path, err.reason)
             return
@@ -261,21 +436,36 @@ class _Builder:
             source = _Source(name=path, format=reader.format, path=path, stamp=_stamp(path))
             self.sources.append(source)
             count = reader.n_frames if self.frames == "all" else min(1, reader.n_frames)
-            for k in range(count):
+            infos = [reader.frame_info(k) for k in range(count)]
+            wanted = [k for k in range(count) if self._wanted(infos[k])]
+            if not wanted:
+                names = sorted({i.channel for i in infos if i.channel})
+                self.error(
+                    path,
+                    f"no channel matches channels={self.channels}: the file has "
+                    + (f"channels {names}" if names else "no named channels"),
+                )
+                return
+            for k in wanted:
                 prefix = f"frame {k}: " if reader.n_frames > 1 else ""
+                if infos[k].channel:
+                    prefix = f"frame {k} ({infos[k].channel} {infos[k].direction}".rstrip()
+                    prefix += "): "
                 try:
                     frame = reader.read(k)
                 except ImageDecodeError as err:
                     self.error(path, prefix + err.reason)
                     continue
-                self.add_frame(len(self.sources) - 1, k, frame, prefix)
+                self.add_frame(
+                    len(self.sources) - 1, k, frame, prefix, infos[k], reader.source_info
+                )
         self._check_nothing_lost(path, n_items, n_errors)
 
     def add_array(self, name: str, array: Any) -> None:
         n_items, n_errors = len(self.rows), len(self.errors)
         try:
             array = np.asarray(array)
-            n, get = io.frames_of_array(array)
+            n, get = imaging.frames_of_array(array)
         except ImageDecodeError as err:
             self.error(name, err.reason)
             return
@@ -288,33 +478,48 @@ class _Builder:
         if len(self.rows) == n_items and len(self.errors) == n_errors:
             self.error(name, "no items: the input produced neither an image nor an error")
 
-    def add_frame(self, src: int, k: int, frame: np.ndarray, prefix: str) -> None:
+    def add_frame(
+        self,
+        src: int,
+        k: int,
+        frame: np.ndarray,
+        prefix: str,
+        info: FrameInfo | None = None,
+        source_info: Mapping[str, Any] | None = None,
+    ) -> None:
         source = self.sources[src]
-        frame = io.finalize(frame)
-        frame, grey = io.grey_if_equal(frame)
+        info = info or FrameInfo()
+        frame = imaging.finalize(frame)
+        frame, grey = imaging.grey_if_equal(frame)
         if grey:
             self.grey.add((src, k))
-        if not io.has_finite(frame):
+        if not imaging.has_finite(frame):
             self.error(source.name, prefix + "all-NaN image: no finite pixel (only NaN/inf)")
             return
         height, width = frame.shape[:2]
+        pixel = info.pixel_size_nm
+        if not np.isfinite(pixel) and self.pixel_size_nm is not None:
+            pixel = self.pixel_size_nm
         if self.tiling is None:
             rects, problems = [("full", 0, 0, width, height)], []
         else:
-            rects, problems = self.tiling._plan(height, width)
+            rects, problems = self.tiling._plan(height, width, pixel)
         for problem in problems:
             self.error(source.name, prefix + problem)
-        dtype = str(io.finalize(frame[:1, :1]).dtype)
+        dtype = str(imaging.finalize(frame[:1, :1]).dtype)
         meta = self.meta.get(source.name, {})
+        columns = {**info.as_columns(), "pixel_size_nm": float(pixel)}
+        extra = {key: value for key, value in (source_info or {}).items() if key not in meta}
         for scale, x, y, w, h in rects:
-            crop = io.finalize(frame[y : y + h, x : x + w])
-            if not io.has_finite(crop):
+            crop = imaging.finalize(frame[y : y + h, x : x + w])
+            if not imaging.has_finite(crop):
                 self.error(
                     source.name,
                     f"{prefix}tile {scale} at x={x}, y={y} ({w} x {h}): all-NaN, skipped",
                 )
                 continue
-            digest, thumb = io.content_hash(crop), io.thumbnail(crop, self.thumbnail_size)
+            digest = imaging.content_hash(crop)
+            thumb = imaging.thumbnail(crop, self.thumbnail_size)
             self.rows.append(
                 {
                     "source": source.name,
@@ -329,6 +534,8 @@ class _Builder:
                     "dtype": dtype,
                     "format": source.format,
                     "content_hash": digest,
+                    **columns,
+                    **extra,
                     **meta,
                 }
             )
@@ -339,6 +546,13 @@ class _Builder:
         items = pd.DataFrame(self.rows, columns=None if self.rows else _ITEM_COLUMNS)
         for col in ("frame", "x", "y", "w", "h", "source_width", "source_height"):
             items[col] = items[col].astype(np.int64)
+        for col, empty in (("channel", ""), ("direction", ""), ("units", "")):
+            if col not in items:
+                items[col] = pd.Series(dtype=object)
+            items[col] = items[col].fillna(empty).astype(str)
+        if "pixel_size_nm" not in items:
+            items["pixel_size_nm"] = pd.Series(dtype=np.float64)
+        items["pixel_size_nm"] = items["pixel_size_nm"].astype(np.float64)
         errors = pd.DataFrame(self.errors, columns=["source", "reason"])
         return Collection._make(
             self.sources,
@@ -383,6 +597,9 @@ class Collection:
         One row per rejected input or part of an input: ``source``, ``reason``.
     thumbnail_size : int
         Longest side of the thumbnails.
+    metadata_unmatched : pandas.DataFrame
+        Files without a row, and rows without a file, of a joined metadata table:
+        ``file``, ``problem``.
     """
 
     items: pd.DataFrame
@@ -412,6 +629,7 @@ class Collection:
         self._grey = grey
         self._max_pixels = max_pixels
         self.thumbnail_size = thumbnail_size
+        self.metadata_unmatched = pd.DataFrame(columns=["file", "problem"])
         self._init_cache()
         return self
 
@@ -431,7 +649,13 @@ class Collection:
         max_pixels: int | None = None,
         thumbnail_size: int = 128,
         progress: bool = True,
-        metadata: Mapping[Any, Mapping[str, Any]] | pd.DataFrame | None = None,
+        metadata: Mapping[Any, Mapping[str, Any]]
+        | pd.DataFrame
+        | str
+        | os.PathLike[str]
+        | None = None,
+        channels: Sequence[str] | None = None,
+        pixel_size_nm: float | None = None,
     ) -> Collection:
         """Make a collection from image files.
 
@@ -447,30 +671,66 @@ class Collection:
             ``"first"`` keeps only the first page/slice of multi-frame inputs.
         max_pixels : int, optional
             Pixel limit per frame, checked on the header before decoding; default
-            :data:`symsim_widgets.io.MAX_PIXELS`.
+            :data:`symsim_widgets.imaging.reader.MAX_PIXELS`.
         thumbnail_size : int
             Longest side of the uint8 thumbnails.
         progress : bool
             Show a tqdm progress bar.
-        metadata : mapping or DataFrame, optional
-            Extra item columns per source: ``{path: {column: value}}`` or a DataFrame
-            indexed by path (the path strings as given/found). Items of sources without an
-            entry get missing values.
+        metadata : path, mapping or DataFrame, optional
+            Extra item columns per source. A CSV file (or a DataFrame) with a column
+            ``file`` is joined on the file names or paths (a row's ``file`` may be the
+            path as found, a trailing part of it, or the bare file name); rows that match
+            no file and files that match no row are listed in
+            :attr:`metadata_unmatched` (and a warning says how many), never dropped
+            silently. Columns named like ours (``channel``, ``source``, ...) get a
+            ``meta_`` prefix. Otherwise ``{path: {column: value}}`` or a DataFrame indexed
+            by path (the path strings as given/found); items of sources without an entry
+            get missing values.
+        channels : list of str, optional
+            Keep only these channels (case-insensitive; ``"Phase"`` also keeps
+            ``"Phase1"``, ``"Phase2"``; ``"Phase1"`` only itself). A file with none of them
+            is listed in ``errors``, naming the channels it has.
+        pixel_size_nm : float, optional
+            Pixel size for frames whose file has no calibration (used by
+            ``Tiling(unit="nm")`` and written to the ``pixel_size_nm`` column). Without it
+            such frames are listed in ``errors`` for nm tiling, never tiled in pixels.
 
         Returns
         -------
         Collection
         """
         paths = _walk(paths_or_folder)
+        unmatched = None
+        if isinstance(metadata, (str, os.PathLike)) or (
+            isinstance(metadata, pd.DataFrame) and "file" in metadata.columns
+        ):
+            lookup, unmatched = _join_metadata(read_metadata_table(metadata), paths)
+        else:
+            lookup = _metadata_lookup(metadata)
         builder = _Builder(
-            Tiling.coerce(tiles), frames, thumbnail_size, _metadata_lookup(metadata)
+            Tiling.coerce(tiles),
+            frames,
+            thumbnail_size,
+            lookup,
+            channels=channels,
+            pixel_size_nm=pixel_size_nm,
         )
         for path in _progress(paths, progress, len(paths), "reading images"):
             try:
                 builder.add_path(path, max_pixels)
             except Exception as err:  # a decoder bug must not lose the other inputs
                 builder.error(path, f"unexpected error while decoding: {err!r}")
-        return builder.build(max_pixels)
+        collection = builder.build(max_pixels)
+        if unmatched is not None and len(unmatched):
+            collection.metadata_unmatched = unmatched
+            warnings.warn(
+                f"metadata: {len(unmatched)} files or rows did not match (see "
+                "Collection.metadata_unmatched): "
+                + "; ".join(f"{f}: {p}" for f, p in unmatched.head(3).itertuples(index=False)),
+                UserWarning,
+                stacklevel=2,
+            )
+        return collection
 
     @classmethod
     def from_arrays(
@@ -483,6 +743,7 @@ class Collection:
         thumbnail_size: int = 128,
         progress: bool = True,
         metadata: Mapping[Any, Mapping[str, Any]] | pd.DataFrame | None = None,
+        pixel_size_nm: float | None = None,
     ) -> Collection:
         """Make a collection from in-memory arrays.
 
@@ -497,6 +758,8 @@ class Collection:
             Source names; default ``"array[i]"`` (``"array"`` for a single ndarray).
         tiles, frames, thumbnail_size, progress, metadata
             As in :meth:`from_paths` (metadata keyed by name).
+        pixel_size_nm : float, optional
+            Pixel size of every array, in nm (``pixel_size_nm`` column, nm tiling).
 
         Returns
         -------
@@ -510,7 +773,11 @@ class Collection:
         if len(names) != len(seq):
             raise ValueError(f"{len(names)} names for {len(seq)} arrays")
         builder = _Builder(
-            Tiling.coerce(tiles), frames, thumbnail_size, _metadata_lookup(metadata)
+            Tiling.coerce(tiles),
+            frames,
+            thumbnail_size,
+            _metadata_lookup(metadata),
+            pixel_size_nm=pixel_size_nm,
         )
         for name, arr in _progress(zip(names, seq, strict=True), progress, len(seq), "arrays"):
             builder.add_array(name, arr)
@@ -615,14 +882,14 @@ class Collection:
                 return self._cache[key]
         source = self._sources[src]
         if source.array is not None:
-            frame = io.frames_of_array(source.array, source.name)[1](k)
+            frame = imaging.frames_of_array(source.array, source.name)[1](k)
         else:
             if source.stamp is not None and _stamp(source.path) != source.stamp:
                 raise ImageDecodeError(
                     f"{source.path}: the file changed (or vanished) since the collection "
                     "was made; make the collection again"
                 )
-            with io.open_image(source.path, max_pixels=self._max_pixels) as reader:
+            with imaging.open_image(source.path, max_pixels=self._max_pixels) as reader:
                 frame = reader.read(k)
         if key in self._grey:
             frame = frame[..., 0]
@@ -649,7 +916,7 @@ class Collection:
         row = self.items.iloc[i]
         frame = self._frame(int(self._item_source[i]), int(row["frame"]))
         x, y, w, h = (int(row[c]) for c in ("x", "y", "w", "h"))
-        return io.finalize(frame[y : y + h, x : x + w])
+        return imaging.finalize(frame[y : y + h, x : x + w])
 
     def image(self, i: int, *, max_side: int | None = None) -> np.ndarray:
         """Model input of item ``i``: float32 in [0, 1], finite, ``(h, w)`` or ``(h, w, 3)``.
@@ -672,7 +939,7 @@ class Collection:
         row = self.items.iloc[i]
         big = max_side is not None and max(int(row["w"]), int(row["h"])) > max_side
         if not big:
-            return io.normalize(self.raw(i))
+            return imaging.normalize(self.raw(i))
         src = int(self._item_source[i])
         source = self._sources[src]
         whole = (int(row["w"]), int(row["h"])) == (
@@ -682,17 +949,19 @@ class Collection:
         # Whole JPEG frames are always decoded in draft mode here (never taken from the
         # frame cache), so the result does not depend on what happens to be cached.
         if whole and source.format == "jpeg":
-            with io.open_image(source.path, max_pixels=self._max_pixels) as reader:
+            with imaging.open_image(source.path, max_pixels=self._max_pixels) as reader:
                 raw = reader.read(int(row["frame"]), min_side=max_side)
             if (src, int(row["frame"])) in self._grey and raw.ndim == 3:
                 raw = raw[..., 0]
         else:
             raw = self.raw(i)
         step = max(1, max(raw.shape[:2]) // (2 * max_side))
-        limits = io.robust_limits(raw[::step, ::step])  # statistics: a strided sample will do
+        # statistics: a strided sample will do
+        limits = imaging.robust_limits(raw[::step, ::step])
         # Block means (not strided sampling) before the final resize, so fine lattices
         # do not alias into false patterns.
-        return io.resize_longest(io.normalize(_block_mean(raw, step), limits=limits), max_side)
+        small = imaging.normalize(_block_mean(raw, step), limits=limits)
+        return imaging.resize_longest(small, max_side)
 
     def thumbnail(self, i: int) -> np.ndarray:
         """uint8 thumbnail of item ``i`` (longest side ``thumbnail_size``), made at
@@ -705,6 +974,40 @@ class Collection:
         ``content_hash`` column.
         """
         return str(self.items["content_hash"].iat[self._index(i)])
+
+    def source_metadata(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Everything the file of a source says about itself (read again from the file).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A source of this collection, as in the ``source`` column.
+
+        Returns
+        -------
+        dict
+            ``format``; ``summary`` (instrument, mode, date, scan size where the file
+            has them); ``frames`` (per frame: channel, direction, units, pixel_size_nm);
+            ``original``: the file's full original metadata (Asylum note and wave
+            header, Gwyddion containers, the Nanonis header, NSID attributes and
+            ``original_metadata``, rosettasciio's metadata trees, TIFF tags).
+
+        Raises
+        ------
+        KeyError
+            When ``path`` is not a file source of this collection.
+        """
+        name = os.fspath(path)
+        source = next((s for s in self._sources if s.name == name and s.path), None)
+        if source is None:
+            raise KeyError(f"{name!r} is not a file source of this collection")
+        with imaging.open_image(source.path, max_pixels=self._max_pixels) as reader:
+            return {
+                "format": reader.format,
+                "summary": dict(reader.source_info),
+                "frames": [reader.frame_info(k).as_columns() for k in range(reader.n_frames)],
+                "original": reader.metadata(),
+            }
 
     @property
     def sources(self) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,6 +93,9 @@ def test_nothing_usable_exits_1(tmp_path, capsys):
         (["embed", "a.png", "--demo", "--out", "x"], "one of the two"),
         (["embed", "a.png", "--out", "x", "--tiles", "1,abc"], "not a number"),
         (["embed", "a.png", "--out", "x", "--tiles", "1.5"], "exceeds 1"),
+        (["embed", "a.png", "--out", "x", "--tiles", "500nm,0.5"], "mix of physical"),
+        (["embed", "a.png", "--out", "x", "--channels", ","], "at least one channel"),
+        (["embed", "a.png", "--out", "x", "--metadata", "t.csv"], "no column 'file'"),
         (["embed", "a.png", "--out", "x", "--overlap", "0.2"], "--overlap needs --tiles"),
         (["embed", "a.png", "--out", "x", "--model", "nonsense"], "unknown model 'nonsense'"),
         (["embed", "a.png", "--out", "x", "--batch-size", "0"], "at least 1"),
@@ -101,6 +105,7 @@ def test_nothing_usable_exits_1(tmp_path, capsys):
 def test_usage_errors_exit_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "t.csv").write_text("name,material\na.png,PZT\n")
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
@@ -148,6 +153,30 @@ def test_parse_tiles():
     assert tuple(tiling.sizes) == (1.0, 0.5, 256)
     assert tiling.overlap == 0.25
     assert parse_tiles(None) is None
+    physical = parse_tiles("500nm,1.5um", 0.25)
+    assert physical.unit == "nm" and tuple(physical.sizes) == (500.0, 1500.0)
+
+
+MICROSCOPY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "microscopy"
+
+
+@pytest.mark.skipif(not MICROSCOPY.is_dir(), reason=f"real files not found at {MICROSCOPY}")
+def test_embed_pfm_channels_nm_tiles_and_metadata_then_info(tmp_path, capsys):
+    ibw = MICROSCOPY / "IgorIBWReader_P0089OP0027.ibw"
+    table = tmp_path / "samples.csv"
+    table.write_text(f"file,material\n{ibw.name},PbZrTiO3\nother.ibw,BiFeO3\n")
+    out = tmp_path / "pfm.symsim"
+    argv = ["embed", str(ibw), "--channels", "Amplitude,Phase", "--tiles", "1000nm,2000nm"]
+    argv += ["--metadata", str(table), "--out", str(out), "--model", "natural", "-q"]
+    assert main(argv) == 0
+    assert "other.ibw: metadata row 2 matches no input file" in capsys.readouterr().err
+    items = Bundle.load(out).items
+    assert set(items["channel"]) == {"Amplitude", "Phase"}
+    assert set(items["scale"]) == {"1000nm", "2000nm"}
+    assert set(items["material"]) == {"PbZrTiO3"}
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Amplitude: 13" in text and "Phase: 13" in text and "7.843 nm" in text
 
 
 def test_console_script_help_is_fast_and_lists_commands():

@@ -7,6 +7,7 @@ import os
 import pickle
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from symsim_widgets.collection import PREPROCESSING_ID, Collection, Tiling
-from symsim_widgets.io import ImageDecodeError, normalize
+from symsim_widgets.imaging import ImageDecodeError, normalize
 
 
 @pytest.fixture(scope="module")
@@ -317,3 +318,112 @@ def test_large_npy_tiles_are_read_lazily_from_a_memory_map(tmp_path):
     assert base is not None  # a window onto the memory-mapped file, not a decoded copy
     row = c.items.iloc[5]
     np.testing.assert_array_equal(tile, big[row.y : row.y + 500, row.x : row.x + 500])
+
+
+# -- instrument files: channels, physical tiles, joined metadata ----------------------------
+
+MICROSCOPY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "microscopy"
+IBW = MICROSCOPY / "IgorIBWReader_P0089OP0027.ibw"
+GWY = MICROSCOPY / "PTO_110_Virgin0001.gwy"
+needs_microscopy = pytest.mark.skipif(
+    not MICROSCOPY.is_dir(), reason=f"real microscopy files not found at {MICROSCOPY}"
+)
+
+
+def test_item_columns_for_files_without_channels(tmp_path, camera):
+    Image.fromarray(camera).save(tmp_path / "cam.png")
+    c = Collection.from_paths(tmp_path, progress=False)
+    row = c.items.iloc[0]
+    assert (row.channel, row.direction, row.units) == ("", "", "")
+    assert np.isnan(row.pixel_size_nm)
+    assert "instrument" not in c.items  # only where a file says it
+
+
+@needs_microscopy
+def test_channels_keep_only_the_named_channels(tmp_path, camera):
+    Image.fromarray(camera).save(tmp_path / "cam.png")
+    c = Collection.from_paths(
+        [IBW, GWY, tmp_path / "cam.png"], channels=["amplitude", "PHASE"], progress=False
+    )
+    assert set(c.items.channel) == {"Amplitude", "Phase"}
+    assert len(c) == 4  # two channels from each SPM file
+    (reason,) = c.errors.reason
+    assert reason.startswith("no channel matches") and "no named channels" in reason
+    # "Phase" keeps Phase1 too (with or without its number); "Phase1" only itself
+    assert (
+        Collection.from_paths([IBW], channels=["UserIn"], progress=False)
+        .items.channel.eq("UserIn0")
+        .all()
+    )
+    none = Collection.from_paths([IBW], channels=["Current"], progress=False)
+    assert len(none) == 0 and "'Height'" in none.errors.reason[0]
+
+
+@needs_microscopy
+def test_nm_tiles_have_the_asked_physical_size_on_every_scan_size():
+    # 2 um and 10 um scans of 256 px: 7.8 and 39.2 nm pixels
+    tiling = Tiling(sizes=(1500, 2000), unit="nm", overlap=0.25)
+    c = Collection.from_paths([IBW, GWY], tiles=tiling, channels=["Height"], progress=False)
+    assert set(c.items.scale) == {"1500nm", "2000nm"} and len(c.errors) == 0
+    assert c.items.source.nunique() == 2
+    for row in c.items.itertuples():
+        asked = float(row.scale.removesuffix("nm"))
+        assert abs(row.w * row.pixel_size_nm - asked) <= row.pixel_size_nm  # within a pixel
+        assert row.w == row.h
+
+
+def test_nm_tiling_needs_a_pixel_size_and_never_falls_back_to_pixels(tmp_path, camera):
+    Image.fromarray(camera).save(tmp_path / "cam.png")
+    tiling = Tiling(sizes=(100,), unit="nm")
+    c = Collection.from_paths(tmp_path, tiles=tiling, progress=False)
+    assert len(c) == 0
+    assert "no calibration" in c.errors.reason[0] and "pixel_size_nm=" in c.errors.reason[0]
+    given = Collection.from_paths(tmp_path, tiles=tiling, pixel_size_nm=2.0, progress=False)
+    assert set(given.items.w) == {50} and given.items.pixel_size_nm.eq(2.0).all()
+    arrays = Collection.from_arrays([camera], tiles=tiling, pixel_size_nm=0.5, progress=False)
+    assert set(arrays.items.w) == {200}
+    with pytest.raises(ValueError, match="positive length"):
+        Tiling(sizes=(-5,), unit="nm")
+    with pytest.raises(ValueError, match="unit 'furlong'"):
+        Tiling(sizes=(5,), unit="furlong")
+
+
+def test_metadata_table_is_joined_and_mismatches_are_reported(tmp_path, camera, stm):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    Image.fromarray(camera).save(folder / "a.png")
+    tifffile.imwrite(folder / "b.tif", stm)
+    Image.fromarray(camera[::2, ::2]).save(folder / "c.png")
+    table = tmp_path / "samples.csv"
+    table.write_text(
+        "file,material,thickness_nm,channel\n"
+        "a.png,PbTiO3,50,x\n"
+        f"{folder / 'b.tif'},BiFeO3,20,y\n"
+        "missing.ibw,PZT,10,z\n"
+    )
+    with pytest.warns(UserWarning, match="did not match"):
+        c = Collection.from_paths(folder, metadata=table, progress=False)
+    by_file = c.items.set_index(c.items.source.map(lambda s: Path(s).name))
+    assert by_file.material["a.png"] == "PbTiO3" and by_file.material["b.tif"] == "BiFeO3"
+    assert by_file.thickness_nm["b.tif"] == 20
+    assert pd.isna(by_file.material["c.png"])
+    assert by_file.meta_channel["a.png"] == "x" and by_file.channel["a.png"] == ""
+    problems = dict(zip(c.metadata_unmatched.file, c.metadata_unmatched.problem, strict=True))
+    assert problems[str(folder / "c.png")] == "no metadata row names this file"
+    assert "matches no input file" in problems["missing.ibw"]
+    (tmp_path / "bad.csv").write_text("name,material\na.png,PZT\n")
+    with pytest.raises(ValueError, match="no column 'file'"):
+        Collection.from_paths(folder, metadata=tmp_path / "bad.csv", progress=False)
+
+
+@needs_microscopy
+def test_source_metadata_keeps_the_original_metadata():
+    c = Collection.from_paths([IBW], progress=False)
+    meta = c.source_metadata(str(IBW))
+    assert meta["format"] == "ibw"
+    assert meta["summary"]["instrument"] == "Asylum Research Cypher"
+    assert [f["channel"] for f in meta["frames"]][:2] == ["Height", "Amplitude"]
+    assert meta["original"]["note"]["ImagingMode"] == "PFM Mode"
+    assert c.items.instrument.eq("Asylum Research Cypher").all()
+    with pytest.raises(KeyError, match="not a file source"):
+        c.source_metadata("elsewhere.ibw")

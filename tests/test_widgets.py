@@ -9,6 +9,7 @@ fast (the UMAP path is exercised by one test and by the browser tests).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import pytest
 from PIL import Image
 
 from symsim_widgets.bundle import Bundle
+from symsim_widgets.collection import Collection, Tiling
 from symsim_widgets.demo import demo_collection
 from symsim_widgets.exploration import ExplorationNode
 from symsim_widgets.widgets import Explorer, SelectionError
@@ -272,6 +274,39 @@ def test_hover_tooltip_shows_the_thumbnail(explorer, collection):
     image = Image.open(__import__("io").BytesIO(png))
     assert max(image.size) == max(collection.thumbnail(7).shape[:2])
     assert "brick" in explorer.scatter._tip_text.value
+
+
+MICROSCOPY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "microscopy"
+
+
+@pytest.mark.skipif(not MICROSCOPY.is_dir(), reason=f"real files not found at {MICROSCOPY}")
+def test_instrument_items_colour_by_channel_pixel_size_and_joined_metadata(tmp_path):
+    files = [MICROSCOPY / "IgorIBWReader_P0089OP0027.ibw", MICROSCOPY / "PTO_110_Virgin0001.gwy"]
+    table = tmp_path / "samples.csv"
+    table.write_text(f"file,material\n{files[0].name},PZT\n{files[1].name},PbTiO3\n")
+    pfm = Collection.from_paths(
+        files,
+        channels=["Amplitude", "Phase"],
+        tiles=Tiling(sizes=(2000,), unit="nm"),
+        metadata=table,
+        progress=False,
+    )
+    vectors = np.random.default_rng(0).random((len(pfm), 8)).astype(np.float32)
+    ex = Explorer(pfm, embeddings=vectors, method="pca", progress=False)
+    for column in ("channel", "pixel_size_nm", "material"):
+        assert column in ex.controls.color_options
+        ex.color_by = column
+    assert ex.scatter.color_labels == ["PZT", "PbTiO3"]
+    ex.scatter.show_tooltip(0)
+    card = ex.scatter._tip_text.value
+    ex.save(tmp_path / "session.json")  # reloads from the paths: nm tiles cut again
+    again = Explorer.load(
+        tmp_path / "session.json", embeddings=vectors, method="pca", progress=False
+    )
+    assert list(again.collection.items.content_hash) == list(pfm.items.content_hash)
+    assert "Amplitude retrace" in card and "IgorIBWReader_P0089OP0027.ibw" in card
+    w, pixel = pfm.items.w[0], pfm.items.pixel_size_nm[0]
+    assert f"{w * pixel / 1000:.3g} µm x" in card
 
 
 def test_colour_by_categories_and_numbers(explorer, collection):

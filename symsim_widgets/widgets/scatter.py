@@ -555,17 +555,35 @@ class ScatterView(w.VBox):
         self.hovered = int(root_index)
         self._tip_image.value = self._source.png(root_index)
         info = self._source.describe(
-            root_index, ["source", "frame", "scale", "kind", "group", "predicted_group"]
+            root_index,
+            ["source", "frame", "channel", "scale", "kind", "group", "predicted_group"],
         )
+        info.update(_physical_card(self._source.describe(root_index)))
         rows = "".join(
             f"<div><b>{_escape(k)}</b>: {_escape(_short(v))}</div>"
             for k, v in info.items()
-            if v is not None
+            if v is not None and v != ""
         )
         self._tip_text.value = (
             f"<div class='symsim-tooltip-text' style='font-size:11px'>"
             f"<div><b>item</b>: {root_index}</div>{rows}</div>"
         )
+
+
+def _physical_card(row: dict[str, Any]) -> dict[str, Any]:
+    """Hover-card lines of an instrument item: the channel with its scan direction, and
+    the tile's physical size when the source has a pixel size."""
+    out: dict[str, Any] = {}
+    if row.get("channel"):
+        out["channel"] = " ".join(str(row[k]) for k in ("channel", "direction") if row.get(k))
+    pixel, w, h = row.get("pixel_size_nm"), row.get("w"), row.get("h")
+    if pixel is not None and w and h:
+        out["tile"] = f"{_length(w * pixel)} x {_length(h * pixel)}"
+    return out
+
+
+def _length(nm: float) -> str:
+    return f"{nm / 1000:.3g} µm" if nm >= 1000 else f"{nm:.3g} nm"
 
 
 def _short(value: Any, limit: int = 60) -> str:

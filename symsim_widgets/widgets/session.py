@@ -323,14 +323,18 @@ def infer_tiling(rows: pd.DataFrame) -> Any:
     if scales == ["full"]:
         return None
     sizes: list[Any] = []
+    unit = "nm" if any(label.endswith("nm") for label in scales) else None
     for label in scales:
         if label == "full":
             sizes.append("full")
         elif label.endswith("px"):
             sizes.append(int(label[:-2]))
+        elif label.endswith("nm"):  # physical tiles: cut again from the pixel size
+            sizes.append(float(label[:-2]))
         else:
             sizes.append(float(label))
     first = rows.iloc[0]
+    pixel = float(first["pixel_size_nm"]) if "pixel_size_nm" in rows else float("nan")
     height, width = int(first["source_height"]), int(first["source_width"])
     frame_rows = rows[rows["frame"] == first["frame"]]
     wanted = {
@@ -351,8 +355,8 @@ def infer_tiling(rows: pd.DataFrame) -> Any:
                         candidates += [round(exact, 2), round(exact, 3), exact]
     candidates += [0.1, 0.2, 0.25, 0.3, 1 / 3, 0.4, 0.5, 0.6, 2 / 3, 0.75]
     for overlap in dict.fromkeys(candidates):
-        tiling = Tiling(sizes=tuple(sizes), overlap=overlap)
-        if set(tiling.rects(height, width)) >= wanted:
+        tiling = Tiling(sizes=tuple(sizes), overlap=overlap, unit=unit)
+        if set(tiling.rects(height, width, pixel_size_nm=pixel)) >= wanted:
             return tiling
     raise ValueError(
         f"cannot work out how {first['source']} was tiled (scales {scales}); pass images= "
