@@ -24,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from browser_helpers import dots, lasso, split_polygon, text, wait_for_count  # noqa: E402
+from browser_helpers import lasso_half_and_explore, text  # noqa: E402
 from conftest import CHROMIUM_ARGS, LOAD_TIMEOUT_MS  # noqa: E402
 
 MAP = ".symsim-scatter svg.svg-figure g.object_grp"
@@ -37,18 +37,7 @@ def check_voila(page, drill: bool) -> str:
         raise AssertionError(f"the map shows {count} points")
     summary = f"map drawn with {count} points"
     if drill:
-        points = dots(page)
-        polygon, _ = split_polygon(points)
-        lasso(page, polygon)
-        page.wait_for_function(
-            "() => document.querySelector('.symsim-selected-count').textContent.trim() !== '0'",
-            timeout=30_000,
-        )
-        page.wait_for_timeout(300)
-        selected = int(text(page, ".symsim-selected-count"))
-        page.click(".symsim-explore")
-        wait_for_count(page, ".symsim-node-depth", 1)
-        wait_for_count(page, ".symsim-node-count", selected)
+        selected = lasso_half_and_explore(page)
         summary += f"; lasso selected {selected} and explored them as a child node"
     return summary
 

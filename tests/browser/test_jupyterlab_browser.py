@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from browser_helpers import dots, lasso, split_polygon, text, wait_for_count
+from browser_helpers import lasso_half_and_explore, text
 
 from symsim_widgets.dashboard import free_port
 
@@ -109,18 +109,7 @@ def test_explorer_in_jupyterlab(browser, lab, artifacts):
         page.locator(".symsim-scatter").scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         assert text(page, ".symsim-node-count") == "256"
-        points = dots(page)
-        polygon, _ = split_polygon(points)
-        lasso(page, polygon)
-        page.wait_for_function(
-            "() => document.querySelector('.symsim-selected-count').textContent.trim() !== '0'",
-            timeout=30_000,
-        )
-        page.wait_for_timeout(300)
-        selected = int(text(page, ".symsim-selected-count"))
-        page.click(".symsim-explore")
-        wait_for_count(page, ".symsim-node-depth", 1)
-        wait_for_count(page, ".symsim-node-count", selected)
+        lasso_half_and_explore(page)
         page.screenshot(path=str(artifacts / "jupyterlab.png"))
     finally:
         page.close()
