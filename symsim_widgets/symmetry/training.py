@@ -362,7 +362,9 @@ def train_symmetry(
 
     When ``time_limit`` (minutes) runs out, the state is saved and the function returns
     ``{"finished": False, "step": ...}`` without writing the final checkpoint; calling it
-    again resumes.
+    again resumes. With ``finish_at_time_limit`` it also evaluates and writes the
+    checkpoint of the weights reached (its metadata has ``finished`` False and the
+    recipe ``finished_schedule`` False); calling it again still resumes.
     """
     cfg = TrainConfig(**config)  # checks and normalises the values
     if not cfg.command:  # called from Python: record the call itself
