@@ -23,6 +23,7 @@ BENCHMARKS = {
     "projection": ("bench_projection.py", ["--sizes", "2000", "--no-fresh"]),
     "browser": ("bench_browser.py", ["--sizes", "1000", "--no-baseline"]),
     "symmetry": ("bench_symmetry.py", ["--per-group", "20"]),
+    "symmetry_ood": ("bench_symmetry_ood.py", ["--per-group", "2"]),
 }
 
 
