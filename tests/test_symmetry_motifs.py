@@ -93,3 +93,12 @@ def test_shape_spectrum_band_limits_isotropically():
     np.testing.assert_allclose(
         shape_spectrum(noise.T, A, 0.5, 1.0), shape_spectrum(noise, A, 0.5, 1.0).T, atol=1e-12
     )
+
+
+def test_image_family_skips_images_that_cannot_be_loaded():
+    rng = np.random.default_rng(6)
+    names = ("no_such_sample_image", "camera")
+    motif, _ = draw_motif("image", SHAPE, rng, cell_matrix(), 24.0, 4, images=names)
+    assert motif.shape == SHAPE and motif.std() > 0
+    with pytest.raises(RuntimeError, match="can be loaded"):
+        draw_motif("image", SHAPE, rng, cell_matrix(), 24.0, 4, images=("no_such_sample_image",))
