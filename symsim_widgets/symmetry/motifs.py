@@ -311,7 +311,8 @@ def draw_motif(
     rng : the random generator.
     A : the conventional cell in pixels (columns ``a``, ``b``).
     cell_px : the primitive cell's size in pixels (square root of its area).
-    order : the number of operations of the group in the conventional cell.
+    order : the order of the group's point group (the copies of each atom per primitive
+        cell; ``atoms`` draws fewer atoms for the high orders).
     images : scikit-image data names the ``image`` family samples patches from.
 
     Returns
