@@ -371,9 +371,12 @@ def _port(text: str) -> int:
 
 def run_dashboard(args: argparse.Namespace) -> int:
     """``symsim demo`` and ``symsim dashboard``: serve the Voila dashboard."""
-    from symsim_widgets.dashboard import run_command
+    from symsim_widgets.dashboard import DashboardError, run_command
 
-    return run_command(args)
+    try:
+        return run_command(args)
+    except DashboardError as exc:
+        raise CommandFailed(str(exc)) from exc
 
 
 # --------------------------------------------------------------------------- main

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +40,8 @@ from symsim_widgets.cache import cache_root
 BUNDLE_ENV = "SYMSIM_DASHBOARD_BUNDLE"
 #: Environment variable with the most markers the map draws (optional).
 MAX_MARKERS_ENV = "SYMSIM_DASHBOARD_MAX_MARKERS"
+#: Seconds after which Voila shuts down a kernel that no page is connected to.
+CULL_IDLE_SECONDS = 300
 
 _DASHBOARD_CODE = f"""\
 # The symsim dashboard: a read-only explorer of one bundle.
@@ -270,6 +274,10 @@ def serve(
         "--no-browser",
         "--Voila.ip=127.0.0.1",
         "--show_tracebacks=True",
+        # A kernel nobody is connected to (the page check's, a closed tab's) is shut down
+        # after this long; kernels with an open page are never culled.
+        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
+        "--MappingKernelManager.cull_interval=60",
     ]
     process = subprocess.Popen(
         command, stdout=log_file, stderr=subprocess.STDOUT, env=environment, cwd=folder
@@ -303,6 +311,113 @@ def serve(
     return server
 
 
+class DashboardError(RuntimeError):
+    """The dashboard cannot be served (a missing kernel, a page that fails to render)."""
+
+
+#: The Jupyter kernel the dashboard notebook asks for.
+KERNEL_NAME = "python3"
+
+# What a rendered page holds when the explorer cell ran: the widget view's MIME type.
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def check_kernel(name: str = KERNEL_NAME, *, timeout: float = 120.0) -> Path:
+    """Check that Jupyter kernel ``name`` exists and can import symsim_widgets' widgets.
+
+    Voila runs the dashboard notebook in this kernel; without it every page request
+    answers HTTP 500. Jupyter finds the kernel of this environment when ``ipykernel`` is
+    installed here (it is a dependency of the package); a kernel registered elsewhere
+    under the same name may use another Python, which this check also catches.
+
+    Returns
+    -------
+    pathlib.Path
+        The kernel's Python executable.
+
+    Raises
+    ------
+    DashboardError
+        One line saying what is missing and how to install it.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    install = f"pip install ipykernel  (with {sys.executable})"
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        raise DashboardError(
+            f"no Jupyter kernel named {name!r} is installed, so Voila cannot run the "
+            f"dashboard: {install}"
+        ) from None
+    command = spec.argv[0] if spec.argv else ""
+    # As Jupyter does when it starts the kernel: a bare "python" means this interpreter.
+    version = sys.version_info
+    if command in ("python", f"python{version[0]}", f"python{version[0]}.{version[1]}"):
+        command = sys.executable
+    python = Path(shutil.which(command) or command)
+    probe = "import ipykernel, symsim_widgets.widgets"
+    try:
+        result = subprocess.run(
+            [str(python), "-c", probe], capture_output=True, text=True, timeout=timeout
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DashboardError(
+            f"the Jupyter kernel {name!r} ({spec.resource_dir}) cannot be started: {exc}; "
+            f"{install}"
+        ) from None
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no error message)"])[-1]
+        raise DashboardError(
+            f"the Jupyter kernel {name!r} runs {python}, which cannot import "
+            f"symsim_widgets ({last}); install the package there, or register this "
+            f"environment's kernel: {sys.executable} -m ipykernel install --user"
+        )
+    return python
+
+
+def wait_until_rendered(server: DashboardServer, *, timeout: float = 300.0) -> str:
+    """Ask Voila for the dashboard page and check that the explorer is in it.
+
+    Voila executes the notebook for each page request, so this also warms the machine's
+    caches for the first visitor (the kernel it starts is shut down by Voila's idle
+    culling, see :func:`serve`).
+
+    Returns
+    -------
+    str
+        The rendered page (HTML).
+
+    Raises
+    ------
+    DashboardError
+        When the page does not answer 200 within ``timeout`` seconds, or the notebook
+        failed (its error is quoted) or rendered without the explorer.
+    """
+    try:
+        with urllib.request.urlopen(server.url, timeout=timeout) as response:
+            status = response.status
+            page = response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as exc:
+        raise DashboardError(
+            f"the dashboard page answered HTTP {exc.code}; Voila's log ({server.log}):\n"
+            f"{_tail(server.log)}"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise DashboardError(
+            f"the dashboard page did not render within {timeout:.0f} s ({exc}); Voila's log "
+            f"({server.log}):\n{_tail(server.log)}"
+        ) from None
+    if status != 200 or _WIDGET_VIEW not in page:
+        error = re.search(r'"ename":\s*"([^"]*)",\s*"evalue":\s*"([^"]*)"', page)
+        reason = f"{error.group(1)}: {error.group(2)}" if error else "no explorer in the page"
+        raise DashboardError(
+            f"the dashboard notebook did not render the explorer ({reason}); Voila's log "
+            f"({server.log}):\n{_tail(server.log)}"
+        )
+    return page
+
+
 def _tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
@@ -328,10 +443,20 @@ def run_server(server: DashboardServer) -> int:
 
 
 def run_command(args: Any) -> int:
-    """The ``symsim demo`` / ``symsim dashboard`` commands (see :mod:`symsim_widgets.cli`)."""
-    from symsim_widgets.bundle import BundleError
-    from symsim_widgets.cli import CommandFailed
+    """The ``symsim demo`` / ``symsim dashboard`` commands (see :mod:`symsim_widgets.cli`).
 
+    Checks the Jupyter kernel first (:func:`check_kernel`), prepares the bundle, starts
+    Voila and prints the URL only once the page has been rendered with the explorer in it
+    (:func:`wait_until_rendered`), so a printed URL always works.
+
+    Raises
+    ------
+    DashboardError
+        With one line saying what is missing or what went wrong.
+    """
+    from symsim_widgets.bundle import BundleError
+
+    check_kernel()
     if args.command == "demo":
         print("preparing the demo bundle (built once, then cached)…", flush=True)
         bundle: Path | None = demo_bundle(progress=True)
@@ -343,9 +468,19 @@ def run_command(args: Any) -> int:
 
     warm_up()
     try:
-        server = serve(bundle, port=args.port, open_browser=not args.no_browser)
+        server = serve(bundle, port=args.port, open_browser=False)
     except BundleError as exc:
-        raise CommandFailed(str(exc)) from exc
+        raise DashboardError(str(exc)) from exc
     except RuntimeError as exc:
-        raise CommandFailed(f"could not start Voila: {exc}") from exc
+        raise DashboardError(f"could not start Voila: {exc}") from exc
+    print("starting the dashboard and rendering its first page…", flush=True)
+    try:
+        wait_until_rendered(server)
+    except DashboardError:
+        server.stop()
+        raise
+    if not args.no_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
     return run_server(server)

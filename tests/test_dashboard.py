@@ -21,6 +21,8 @@ from PIL import Image
 from symsim_widgets.bundle import Bundle
 from symsim_widgets.dashboard import (
     BUNDLE_ENV,
+    DashboardError,
+    check_kernel,
     dashboard_notebook,
     demo_bundle,
     open_dashboard,
@@ -123,6 +125,10 @@ def test_dashboard_command_prints_the_url_and_serves(bundle):
             assert line or process.poll() is None, "symsim dashboard exited early"
         url = line[line.index("http://") :].split()[0]
         assert _answers(url + "voila/files/x")
+        # the URL is printed once the page renders: it answers 200 with the explorer in it
+        with urllib.request.urlopen(url, timeout=300) as response:
+            assert response.status == 200
+            assert "application/vnd.jupyter.widget-view+json" in response.read().decode()
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -182,3 +188,38 @@ def test_quickstart_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
         out.get("text", "") for cell in notebook.cells for out in cell.get("outputs", [])
     )
     assert "largest source" in outputs
+
+
+def test_check_kernel_finds_this_environments_kernel():
+    assert Path(check_kernel()).exists()
+
+
+def test_check_kernel_names_what_is_missing(tmp_path, monkeypatch):
+    with pytest.raises(
+        DashboardError, match=r"no Jupyter kernel named 'nope'.*pip install ipykernel"
+    ):
+        check_kernel("nope")
+    # a kernel registered under the name, but running a Python without the package
+    spec = tmp_path / "kernels" / "elsewhere"
+    spec.mkdir(parents=True)
+    bare = tmp_path / "bare-python"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    str(bare / "bin" / "python"),
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "elsewhere",
+                "language": "python",
+            }
+        )
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    with pytest.raises(DashboardError, match="cannot import symsim_widgets") as info:
+        check_kernel("elsewhere")
+    assert "\n" not in str(info.value)

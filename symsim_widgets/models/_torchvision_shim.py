@@ -47,6 +47,28 @@ def _has_op(name: str) -> bool:
     return True
 
 
+def _load_extension() -> bool:
+    """Load torchvision's compiled extension (which defines the ops) without importing
+    the package; False when it cannot load next to this torch (the mismatched build)."""
+    import importlib.util
+    from pathlib import Path
+
+    import torch
+
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or spec.origin is None:
+        return False
+    for library in sorted(Path(spec.origin).parent.glob("_C*.so")) + sorted(
+        Path(spec.origin).parent.glob("_C*.pyd")
+    ):
+        try:
+            torch.ops.load_library(str(library))
+        except (OSError, RuntimeError):
+            return False
+        return True
+    return False
+
+
 def shim_active() -> bool:
     """True when this module had to define the torchvision op schemas itself."""
     return _library is not None
@@ -80,6 +102,8 @@ def import_torchvision() -> ModuleType:
     import torch
 
     with _lock:
+        if not _has_op("nms"):
+            _load_extension()
         missing = [name for name in OP_SCHEMAS if not _has_op(name)]
         # nms is what torchvision's _C defines; if it is there, the extension loaded (or a
         # previous call defined both) and nothing must be redefined.

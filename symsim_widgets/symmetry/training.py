@@ -141,6 +141,17 @@ def _variant_image(cfg: TrainConfig, variant: str, group: str, rng) -> np.ndarra
     return img.astype(np.float32)
 
 
+def _drawn_variant_image(cfg: TrainConfig, variant: str, group: str, rng) -> np.ndarray:
+    """:func:`_variant_image`, drawn again (the generator moves on) when a rare pattern
+    finds no motif free of extra symmetry within its attempts."""
+    for _attempt in range(9):
+        try:
+            return _variant_image(cfg, variant, group, rng)
+        except RuntimeError:
+            continue
+    return _variant_image(cfg, variant, group, rng)
+
+
 def _identity(x):
     return x
 
@@ -167,7 +178,7 @@ class _EvalImages(torch.utils.data.Dataset):
         vid = EVAL_VARIANTS.index(variant)
         rng = np.random.default_rng([cfg.test_seed, vid, g])
         imgs = np.stack(
-            [_variant_image(cfg, variant, WALLPAPER_GROUPS[g], rng) for _ in range(count)]
+            [_drawn_variant_image(cfg, variant, WALLPAPER_GROUPS[g], rng) for _ in range(count)]
         )
         return variant, g, torch.from_numpy(imgs[:, None])
 

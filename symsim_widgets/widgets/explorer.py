@@ -74,6 +74,10 @@ class Explorer(w.VBox):
         still work.
     device : str
         Torch device for embedding.
+    cache : bool, path or EmbeddingCache
+        The embedding cache (as for :func:`~symsim_widgets.embedding.embed`).
+    batch_size : int, optional
+        Images per forward pass when embedding (default: the model's own).
     progress : bool
         Show progress bars while reading and embedding.
     max_markers : int
@@ -123,6 +127,8 @@ class Explorer(w.VBox):
         weight: float = 0.5,
         read_only: bool = False,
         device: str = "auto",
+        cache: Any = True,
+        batch_size: int | None = None,
         progress: bool = True,
         max_markers: int = MAX_MARKERS,
         items: pd.DataFrame | None = None,
@@ -156,10 +162,19 @@ class Explorer(w.VBox):
             if collection is None:
                 raise TypeError("embeddings are needed when no images are given")
             branches, model = _embed_branches(
-                collection, model, device, progress, self._progress_out, notices
+                collection,
+                model,
+                device,
+                progress,
+                self._progress_out,
+                notices,
+                cache=cache,
+                batch_size=batch_size,
             )
         else:
             branches = _as_branches(embeddings, len(source))
+        self._embedded_by_model = embeddings is None
+        self._cache, self._batch_size = cache, batch_size
         if "symmetry" in branches and "predicted_group" not in source.items:
             _add_symmetry_predictions(branches["symmetry"], source, notices)
         self._setup(
@@ -504,16 +519,24 @@ class Explorer(w.VBox):
         return save_session(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], images: Any = None, **kwargs: Any) -> Explorer:
-        """Rebuild a saved session: the same tree, current node and selection.
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        images: Any = None,
+        *,
+        bundle: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> Explorer:
+        """Rebuild a saved session: the same tree, layouts, current node and selection.
 
         ``images`` (a Collection, paths, ...) gives the items; when None, the bundle or
-        image paths recorded in the session are used. See
-        :func:`symsim_widgets.widgets.session.load_session`.
+        image paths recorded in the session are used (``bundle=`` names a bundle that
+        has moved). Features supplied as ``embeddings=`` are stored in the session and
+        come back from it. See :func:`symsim_widgets.widgets.session.load_session`.
         """
         from symsim_widgets.widgets.session import load_session
 
-        return load_session(cls, path, images=images, **kwargs)
+        return load_session(cls, path, images=images, bundle=bundle, **kwargs)
 
     def add_images(self, images: Any) -> None:
         """Add images (a folder, paths, a Collection) to the exploration.
@@ -536,7 +559,14 @@ class Explorer(w.VBox):
         combined = Collection.concat([self._collection, new])
         with self._progress_out:
             branches, _ = _embed_branches(
-                combined, self._model, self._device, self._progress, None, []
+                combined,
+                self._model,
+                self._device,
+                self._progress,
+                None,
+                [],
+                cache=self._cache,
+                batch_size=self._batch_size,
             )
         self._collection = combined
         self._branches = branches
@@ -831,6 +861,9 @@ def _embed_branches(
     progress: bool,
     out: w.Output | None,
     notices: list[str],
+    *,
+    cache: Any = True,
+    batch_size: int | None = None,
 ) -> tuple[dict[str, np.ndarray], str]:
     """Embed ``collection`` with ``model``; both branches for ``symmetry+natural``."""
     from symsim_widgets.embedding import embed_branches
@@ -843,10 +876,24 @@ def _embed_branches(
         model = "natural"
     if out is not None and progress:
         with out:
-            arrays = embed_branches(collection, model=model, device=device, progress=True)
+            arrays = embed_branches(
+                collection,
+                model=model,
+                device=device,
+                progress=True,
+                cache=cache,
+                batch_size=batch_size,
+            )
         out.clear_output()
     else:
-        arrays = embed_branches(collection, model=model, device=device, progress=progress)
+        arrays = embed_branches(
+            collection,
+            model=model,
+            device=device,
+            progress=progress,
+            cache=cache,
+            batch_size=batch_size,
+        )
     return {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}, model
 
 

@@ -22,6 +22,7 @@ import base64
 import json
 import os
 import time
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from symsim_widgets.widgets.explorer import Explorer
 
 SESSION_FORMAT = "symsim-explorer-session"
-SESSION_VERSION = 1
+SESSION_VERSION = 2
 _KEY = ["source", "frame", "scale", "x", "y", "w", "h"]
 
 
@@ -118,6 +119,7 @@ def save_session(explorer: Explorer, path: str | os.PathLike[str]) -> Path:
         "current": explorer.current_id,
         "selection": explorer.selected.tolist(),
         "bundle": explorer._bundle_path,
+        "features": _features_record(explorer),
         "from_paths": bool(
             collection is not None
             and all(os.path.isfile(str(s)) for s in collection.items["source"].unique()[:50])
@@ -127,6 +129,49 @@ def save_session(explorer: Explorer, path: str | os.PathLike[str]) -> Path:
     }
     text = json.dumps(document, allow_nan=False, default=_json_default)
     return write_text_atomically(path, text)
+
+
+def _features_record(explorer: Explorer) -> dict[str, Any]:
+    """Where the explorer's features came from, and whatever is needed to recover them."""
+    if explorer._bundle_path is not None:
+        from symsim_widgets.bundle import read_manifest
+
+        return {
+            "origin": "bundle",
+            "path": explorer._bundle_path,
+            "fingerprint": _bundle_fingerprint(read_manifest(explorer._bundle_path)),
+        }
+    if explorer._embedded_by_model:
+        return {"origin": "model", "model": explorer.model}
+    return {
+        "origin": "supplied",
+        "branches": {
+            name: _encode_compressed(array) for name, array in explorer._branches.items()
+        },
+    }
+
+
+def _bundle_fingerprint(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What identifies one written bundle: its creation time, size and arrays."""
+    return {k: manifest.get(k) for k in ("created", "n_items", "embeddings")}
+
+
+def _encode_compressed(array: np.ndarray) -> dict[str, Any]:
+    data = np.ascontiguousarray(array, dtype="<f4")
+    packed = zlib.compress(data.tobytes(), level=6)
+    return {
+        "dtype": "<f4",
+        "shape": list(data.shape),
+        "zlib_base64": base64.b64encode(packed).decode(),
+    }
+
+
+def _decode_compressed(record: dict[str, Any], what: str) -> np.ndarray:
+    try:
+        raw = zlib.decompress(base64.b64decode(record["zlib_base64"]))
+        return np.frombuffer(raw, dtype=record["dtype"]).reshape(record["shape"]).copy()
+    except (KeyError, TypeError, ValueError, zlib.error) as exc:
+        raise ValueError(f"{what}: the stored embeddings are corrupt ({exc})") from exc
 
 
 def _json_default(value: Any) -> Any:
@@ -161,24 +206,61 @@ def load_session(
     path: str | os.PathLike[str],
     *,
     images: Any = None,
+    bundle: str | os.PathLike[str] | None = None,
     **kwargs: Any,
 ) -> Explorer:
-    """Rebuild an explorer from a session file (see the module docstring)."""
+    """Rebuild an explorer from a session file (see the module docstring).
+
+    Parameters
+    ----------
+    cls : the Explorer class.
+    path : the session file.
+    images : Collection, paths or arrays, optional
+        The session's images. Needed when they were in-memory arrays; otherwise the
+        recorded bundle or image paths are used.
+    bundle : path, optional
+        The bundle the session was made from, when it has moved.
+    **kwargs
+        Passed to the Explorer.
+
+    Raises
+    ------
+    ValueError
+        With one line saying what to pass when the session cannot be rebuilt from what
+        it records (arrays not given, a moved or rewritten bundle, changed files).
+    """
     document = read_session(path)
     items = pd.read_json(_json_text(document["items"]), orient="split", dtype=False)
     tree = document["tree"]
     weight = float(document.get("weight", 0.5))
     model = str(document.get("model", "natural"))
-    if images is None and document.get("bundle"):
-        explorer = cls.from_bundle(document["bundle"], tree=tree, weight=weight, **kwargs)
+    features = document.get("features") or _legacy_features_record(document)
+    origin = features.get("origin")
+    if origin == "bundle" and images is None:
+        where = _find_bundle(path, features, bundle)
+        explorer = cls.from_bundle(where, tree=tree, weight=weight, **kwargs)
     else:
         if images is None:
             if not document.get("from_paths"):
                 raise ValueError(
-                    f"{path}: the session's images were in-memory arrays; pass images= to load it"
+                    f"{path}: the session's images were in-memory arrays; pass images= "
+                    "(the same images, in the same order) to load it"
                 )
             images = rebuild_collection(items, progress=kwargs.get("progress", True))
-        explorer = cls(images, model=model, tree=tree, weight=weight, **kwargs)
+        if origin == "supplied" or kwargs.get("embeddings") is not None:
+            embeddings = kwargs.pop("embeddings", None)
+            if embeddings is None:
+                embeddings = {
+                    name: _decode_compressed(record, f"{path}: branch {name!r}")
+                    for name, record in features["branches"].items()
+                }
+            explorer = cls(
+                images, model=model, embeddings=embeddings, tree=tree, weight=weight, **kwargs
+            )
+        else:
+            explorer = cls(
+                images, model=features.get("model", model), tree=tree, weight=weight, **kwargs
+            )
         n = len(explorer.items)
         if n != len(items):
             raise ValueError(f"{path}: the session has {len(items)} items but the images give {n}")
@@ -189,6 +271,35 @@ def load_session(
     if document.get("selection"):
         explorer.select(document["selection"])
     return explorer
+
+
+def _legacy_features_record(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 sessions did not record their features' origin: a bundle, or a model."""
+    if document.get("bundle"):
+        return {"origin": "bundle", "path": document["bundle"], "fingerprint": None}
+    return {"origin": "model", "model": document.get("model", "natural")}
+
+
+def _find_bundle(path: str | os.PathLike[str], features: dict[str, Any], bundle: Any) -> str:
+    """The bundle a session was made from (``bundle`` overrides the recorded path),
+    checked against the recorded fingerprint."""
+    from symsim_widgets.bundle import BundleError, read_manifest
+
+    where = str(Path(bundle).expanduser()) if bundle is not None else str(features["path"])
+    try:
+        manifest = read_manifest(where)
+    except BundleError:
+        raise ValueError(
+            f"{path}: the session was made from the bundle {where}, which is not there any "
+            "more; pass bundle='<its new folder>' (or images=) to load it"
+        ) from None
+    recorded = features.get("fingerprint")
+    if recorded is not None and _bundle_fingerprint(manifest) != recorded:
+        raise ValueError(
+            f"{path}: the bundle {where} was rewritten since the session was saved (it is "
+            f"not the one the tree was made from); pass bundle= the original bundle"
+        )
+    return where
 
 
 def _json_text(data: Any) -> Any:
