@@ -49,6 +49,18 @@ def _extra_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip((noisy - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32)
 
 
+def _drawn(draw, *args, **kwargs):
+    """``draw(*args, **kwargs)``, called again (up to 10 times) when the generator finds no
+    motif free of extra symmetry for a rare lattice (``RuntimeError``; its random state
+    has moved on, so the next call draws anew)."""
+    for _ in range(9):
+        try:
+            return draw(*args, **kwargs)
+        except RuntimeError:
+            continue
+    return draw(*args, **kwargs)
+
+
 def make_sets(per_group: int, size: int, holdout: str, seed: int) -> dict[str, list]:
     """``{name: [(image, group index), ...]}`` for every evaluation set."""
     from symsim_widgets.symmetry.generator import generate_sample
@@ -63,7 +75,8 @@ def make_sets(per_group: int, size: int, holdout: str, seed: int) -> dict[str, l
         for g, group in enumerate(WALLPAPER_GROUPS):
             rng = np.random.default_rng([seed, 0, b, g])
             for _ in range(per_group):
-                items.append((independent_wallpaper(group, size, cells=cells, rng=rng).image, g))
+                sample = _drawn(independent_wallpaper, group, size, cells=cells, rng=rng)
+                items.append((sample.image, g))
         sets[f"independent {cells[0]:g}-{cells[1]:g}"] = items
     variants = {
         f"held-out family ({holdout})": (1, (holdout,), False),
@@ -75,7 +88,10 @@ def make_sets(per_group: int, size: int, holdout: str, seed: int) -> dict[str, l
         for g, group in enumerate(WALLPAPER_GROUPS):
             rng = np.random.default_rng([seed, vid, g])
             for _ in range(per_group):
-                image = generate_sample(group, size, rng=rng, sources=sources, **training_kw).image
+                sample = _drawn(
+                    generate_sample, group, size, rng=rng, sources=sources, **training_kw
+                )
+                image = sample.image
                 items.append((_extra_noise(image, rng) if noisy else image, g))
         sets[name] = items
     return sets
