@@ -24,6 +24,7 @@ BENCHMARKS = {
     "browser": ("bench_browser.py", ["--sizes", "1000", "--no-baseline"]),
     "symmetry": ("bench_symmetry.py", ["--per-group", "20"]),
     "formats": ("bench_formats.py", ["--n", "100", "--embed-items", "32"]),
+    "symmetry_ood": ("bench_symmetry_ood.py", ["--per-group", "2"]),
 }
 
 

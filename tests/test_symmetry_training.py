@@ -201,6 +201,26 @@ def test_classify_command_json(tiny_run, tmp_path, capsys):
     assert "nope.png" in captured.err
 
 
+def test_evaluation_includes_the_independent_generator(tiny_run):
+    accuracy = json.loads((tiny_run / "metrics.json").read_text())["accuracy"]
+    assert {"held_out", "rotated", "noisy", "ood_source", "independent"} <= set(accuracy)
+    assert accuracy["independent"]["n"] == 17  # variant_per_group 1
+    assert accuracy["ood_source"]["sources"] == ["field"]  # the default held-out family
+
+
+def test_finish_at_time_limit_writes_a_checkpoint_and_still_resumes(tmp_path):
+    tiny = {**TINY, "variant_per_group": 0}
+    meta = train_symmetry(
+        tmp_path, progress=False, time_limit=1e-9, finish_at_time_limit=True, **tiny
+    )
+    assert not meta["finished"] and meta["step"] == 1
+    assert meta["recipe"]["steps"] == 1 and not meta["recipe"]["finished_schedule"]
+    for name in ("symmetry.pt", "metrics.json", "train_state.pt"):
+        assert (tmp_path / name).exists(), name
+    meta = train_symmetry(tmp_path, progress=False, **tiny)
+    assert meta["finished"] and meta["step"] == 3 and meta["recipe"]["finished_schedule"]
+
+
 def test_warm_start_begins_from_a_checkpoints_weights(tiny_run, tmp_path):
     start, _ = load_checkpoint(tiny_run / "symmetry.pt")
     tiny = {**TINY, "variant_per_group": 0, "steps": 1, "warmup": 1, "lr": 0.0}

@@ -51,7 +51,7 @@ collect() {
 trap collect EXIT
 
 exec > >(tee -a "$RUN_DIR/console.log" "$OUT_DIR/console.log") 2>&1
-echo "== gpu_stage3 $(date -u +%FT%TZ) on $(hostname): $(nproc) CPUs"
+echo "== gpu_stage3 $(date -u +%FT%TZ) on $(hostname): $(nproc --all) CPUs"
 "$PYTHON" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 

@@ -1,5 +1,6 @@
-"""The 17 wallpaper (plane) groups: group data, a verified pattern generator, and the
-symmetry classifier (network, training, classification).
+"""The 17 wallpaper (plane) groups: group data, a verified pattern generator (and an
+independent one, made by another method, for testing), and the symmetry classifier
+(network, training, classification).
 
 ``from symsim_widgets.symmetry import WALLPAPER_GROUPS`` stays light: the generator needs
 only numpy and scipy, and the torch-dependent parts (``classify_symmetry``, the network and
@@ -22,6 +23,7 @@ __all__ = [
     "classify_symmetry",
     "generate_sample",
     "generate_wallpaper",
+    "independent_wallpaper",
     "load_checkpoint",
     "save_checkpoint",
     "train_symmetry",
@@ -32,6 +34,7 @@ _LAZY = {
     "WallpaperSample": "symsim_widgets.symmetry.generator",
     "generate_sample": "symsim_widgets.symmetry.generator",
     "generate_wallpaper": "symsim_widgets.symmetry.generator",
+    "independent_wallpaper": "symsim_widgets.symmetry.independent",
     "classify_features": "symsim_widgets.symmetry.classify",
     "classify_symmetry": "symsim_widgets.symmetry.classify",
     "load_checkpoint": "symsim_widgets.symmetry.network",
@@ -47,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
         generate_sample,
         generate_wallpaper,
     )
+    from symsim_widgets.symmetry.independent import independent_wallpaper
     from symsim_widgets.symmetry.network import load_checkpoint, save_checkpoint
     from symsim_widgets.symmetry.training import train_symmetry
 

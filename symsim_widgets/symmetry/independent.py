@@ -136,24 +136,52 @@ def _orbit(elements: list[dict], lattice: Lattice) -> list[dict]:
     return orbit
 
 
+def _support_radius(e: dict) -> float:
+    """Distance (pixels) from the element's centre beyond which its profile is below
+    exp(-8) = 3e-4 of its amplitude and is taken as 0 (the same for the whole orbit)."""
+    if e["kind"] == "segment":
+        return float(np.linalg.norm(e["axes"])) + 4.0 * e["width"]
+    major = float(np.linalg.svd(e["axes"], compute_uv=False)[0])
+    if e["kind"] == "ellipse":
+        return 4.0 * major
+    mean_r = np.sqrt(abs(np.linalg.det(e["axes"])))
+    return major * (1.0 + 4.0 * e["width"] / mean_r)
+
+
 def _evaluate(orbit: list[dict], lattice: Lattice, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The periodic sum of the orbit's elements at pixel positions ``x, y``."""
+    """The periodic sum of the orbit's elements at pixel positions ``x, y``.
+
+    Each element is evaluated at the pixels within its support radius of one of its
+    periodic images (the nearest 3 x 3 in fractional coordinates suffice: every element
+    is smaller than half a cell).
+    """
     A = lattice.matrix
     inv = np.linalg.inv(A)
-    out = np.zeros(x.shape)
+    # the largest change of a fractional coordinate over a pixel displacement of length 1
+    reach = np.linalg.norm(inv, axis=1)
+    xf, yf = np.ravel(x), np.ravel(y)
+    out = np.zeros(xf.shape)
     for e in orbit:
-        px = x - e["centre"][0]
-        py = y - e["centre"][1]
+        rho = _support_radius(e) * reach
+        px = xf - e["centre"][0]
+        py = yf - e["centre"][1]
         fa = inv[0, 0] * px + inv[0, 1] * py
         fb = inv[1, 0] * px + inv[1, 1] * py
         fa -= np.round(fa)
         fb -= np.round(fb)
         for n0 in (-1.0, 0.0, 1.0):
+            near_a = np.abs(fa + n0) < rho[0]
+            if not near_a.any():
+                continue
             for n1 in (-1.0, 0.0, 1.0):
-                dx = A[0, 0] * (fa + n0) + A[0, 1] * (fb + n1)
-                dy = A[1, 0] * (fa + n0) + A[1, 1] * (fb + n1)
-                out += e["amp"] * _profile(e, dx, dy)
-    return out
+                idx = np.flatnonzero(near_a & (np.abs(fb + n1) < rho[1]))
+                if idx.size == 0:
+                    continue
+                da, db = fa[idx] + n0, fb[idx] + n1
+                dx = A[0, 0] * da + A[0, 1] * db
+                dy = A[1, 0] * da + A[1, 1] * db
+                out[idx] += e["amp"] * _profile(e, dx, dy)
+    return out.reshape(np.shape(x))
 
 
 def _profile(e: dict, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:

@@ -95,8 +95,28 @@ def _periodic_component(u: np.ndarray) -> np.ndarray:
     return u - np.real(np.fft.ifft2(s))
 
 
+@functools.cache
+def _loadable(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names among ``names`` whose images load on this machine.
+
+    scikit-image bundles most of its sample images in its wheel but downloads some (which
+    ones depends on its version); a machine without internet skips those.
+    """
+    found = []
+    for name in names:
+        try:
+            _natural_image(name)
+        except Exception:  # any failure to load means: not available here
+            continue
+        found.append(name)
+    if not found:
+        raise RuntimeError(f"none of the scikit-image sample images {names} can be loaded")
+    return tuple(found)
+
+
 def _motif_image(shape, rng, names: Sequence[str]) -> np.ndarray:
     """A random patch of a natural image, resampled onto the texture grid, made periodic."""
+    names = _loadable(tuple(names))
     name = names[rng.integers(len(names))]
     full = _natural_image(name)
     for _ in range(8):
@@ -291,7 +311,8 @@ def draw_motif(
     rng : the random generator.
     A : the conventional cell in pixels (columns ``a``, ``b``).
     cell_px : the primitive cell's size in pixels (square root of its area).
-    order : the number of operations of the group in the conventional cell.
+    order : the order of the group's point group (the copies of each atom per primitive
+        cell; ``atoms`` draws fewer atoms for the high orders).
     images : scikit-image data names the ``image`` family samples patches from.
 
     Returns

@@ -117,7 +117,9 @@ def _variant_image(cfg: TrainConfig, variant: str, group: str, rng) -> np.ndarra
     strength = 1.0 if variant == "full_corruption" else cfg.corruption_strength
     kw = dict(cells=cfg.cells, min_cell_px=cfg.min_cell_px, corruption_strength=strength)
     if variant == "independent":
-        cells = (cfg.cells[0], max(cfg.cells[0], min(cfg.cells[1], n / cfg.min_cell_px)))
+        # the run's scales, within what the independent generator can draw (8-px cells)
+        hi = max(1.0, min(cfg.cells[1], n / cfg.min_cell_px, n / 8.0))
+        cells = (max(1.0, min(cfg.cells[0], hi)), hi)
         return independent_wallpaper(group, n, cells=cells, rng=rng).image
     if variant == "ood_source":
         return generate_sample(group, n, rng=rng, sources=cfg.holdout_sources, **kw).image
@@ -373,7 +375,9 @@ def train_symmetry(
 
     When ``time_limit`` (minutes) runs out, the state is saved and the function returns
     ``{"finished": False, "step": ...}`` without writing the final checkpoint; calling it
-    again resumes.
+    again resumes. With ``finish_at_time_limit`` it also evaluates and writes the
+    checkpoint of the weights reached (its metadata has ``finished`` False and the
+    recipe ``finished_schedule`` False); calling it again still resumes.
     """
     cfg = TrainConfig(**config)  # checks and normalises the values
     if not cfg.command:  # called from Python: record the call itself
