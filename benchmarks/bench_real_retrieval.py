@@ -214,13 +214,6 @@ def scores(
     return out
 
 
-def normalised_block(x: np.ndarray) -> np.ndarray:
-    """One branch as ``combine_features`` prepares it (standardised, unit rows)."""
-    from symsim_widgets.embedding import combine_features
-
-    return combine_features(x, np.zeros((len(x), 1)), symmetry_weight=1.0)[:, : x.shape[1]]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-scale", type=int, default=6, help="tiles per source and scale")
@@ -241,35 +234,43 @@ def main(argv: list[str] | None = None) -> int:
     cross = cross_scale_tiles(images.sources, args.per_scale, args.seed)
     rotated = rotated_tiles(images.sources, args.rotated, args.seed + 1)
     pfm = pfm_tiles(images.pfm, args.pfm_tiles, args.seed + 2) if images.pfm else None
-    sets = {"cross": cross, "rotated": rotated} | ({"pfm": pfm} if pfm else {})
     print(
         f"{len(images.sources)} sources, {len(cross.tiles)} cross-scale tiles, "
         f"{len(rotated.tiles)} rotated queries, "
         f"{len(pfm.tiles) if pfm else 0} PFM tiles ({len(images.pfm)} channels)"
     )
+    # cross-scale tiles and rotated queries are one collection (as in the Explorer, the
+    # blend standardises over every item shown together); the PFM tiles are another
     t0 = time.perf_counter()
-    branches = {name: embed_tiles(s.tiles, cache=not args.no_cache) for name, s in sets.items()}
-    periodicity = {name: periodicity_stand_in(s.tiles) for name, s in sets.items()}
+    n_cross = len(cross.tiles)
+    collections = {"real": cross.tiles + rotated.tiles} | ({"pfm": pfm.tiles} if pfm else {})
+    branches = {k: embed_tiles(t, cache=not args.no_cache) for k, t in collections.items()}
+    periodicity = {k: periodicity_stand_in(t) for k, t in collections.items()}
     print(f"embedding and periodicity: {time.perf_counter() - t0:.1f} s")
+
+    def split(rows_by_collection: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        real = rows_by_collection["real"]
+        out = {"cross": real[:n_cross], "rotated": real[n_cross:]}
+        return out | ({"pfm": rows_by_collection["pfm"]} if pfm else {})
 
     weights = [DEFAULT_SYMMETRY_WEIGHT]
     weights += [float(w) for w in args.weights.split(",") if w.strip()]
     rows: dict[str, dict[str, float]] = {}
     for name in ("natural", "symmetry"):
-        rows[name] = scores({k: b[name] for k, b in branches.items()}, cross, rotated, pfm)
+        rows[name] = scores(split({k: b[name] for k, b in branches.items()}), cross, rotated, pfm)
     for w in dict.fromkeys(weights):
-        blended = {
-            k: combine_features(b["symmetry"], b["natural"], symmetry_weight=w)
-            for k, b in branches.items()
-        }
-        rows[f"symmetry+natural (w={w:g}, ungated)"] = scores(blended, cross, rotated, pfm)
-        gated = {
-            k: combine_features(
-                b["symmetry"], b["natural"], symmetry_weight=w, periodicity=periodicity[k]
-            )
-            for k, b in branches.items()
-        }
-        rows[f"symmetry+natural (w={w:g}, gated)"] = scores(gated, cross, rotated, pfm)
+        for gated in (False, True):
+            blended = {
+                k: combine_features(
+                    b["symmetry"],
+                    b["natural"],
+                    symmetry_weight=w,
+                    periodicity=periodicity[k] if gated else None,
+                )
+                for k, b in branches.items()
+            }
+            label = f"symmetry+natural (w={w:g}, {'gated' if gated else 'ungated'})"
+            rows[label] = scores(split(blended), cross, rotated, pfm)
 
     tests = list(rows["natural"])
     print()

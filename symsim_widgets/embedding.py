@@ -51,7 +51,7 @@ SHARD_MAX = 512
 STD_FLOOR = 0.05
 
 #: Default share of the symmetry branch in ``symmetry+natural``.
-DEFAULT_SYMMETRY_WEIGHT = 0.5
+DEFAULT_SYMMETRY_WEIGHT = 0.3
 
 #: Periodicity scores at and below which an item's symmetry share is 0 (see
 #: :func:`periodicity_gate`), and at and above which it is the full ``symmetry_weight``.

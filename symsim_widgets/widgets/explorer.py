@@ -557,9 +557,16 @@ class Explorer(w.VBox):
         if self.blendable:
             from symsim_widgets.embedding import combine_features
 
+            # a per-item periodicity score (``classify_symmetry``'s ``periodicity``
+            # column, carried into bundles) gates each item's symmetry share
+            items = self._source.items
+            periodicity = items["periodicity"].to_numpy() if "periodicity" in items else None
             return np.asarray(
                 combine_features(
-                    self._branches["symmetry"], self._branches["natural"], weight=weight
+                    self._branches["symmetry"],
+                    self._branches["natural"],
+                    symmetry_weight=weight,
+                    periodicity=periodicity,
                 ),
                 dtype=np.float32,
             )
