@@ -23,6 +23,7 @@ BENCHMARKS = {
     "projection": ("bench_projection.py", ["--sizes", "2000", "--no-fresh"]),
     "browser": ("bench_browser.py", ["--sizes", "1000", "--no-baseline"]),
     "symmetry": ("bench_symmetry.py", ["--per-group", "20"]),
+    "real-retrieval": ("bench_real_retrieval.py", ["--per-scale", "3", "--rotated", "3"]),
 }
 
 

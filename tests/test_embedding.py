@@ -318,3 +318,8 @@ def test_gated_blend_is_never_worse_than_natural_on_real_images(real_retrieval_s
     assert result["gated"][1] >= 0.9, result
     # without the gate the symmetry half pulls textures apart across scales
     assert result["ungated"][0] < result["gated"][0], result
+
+
+def test_combined_model_uses_the_default_symmetry_weight():
+    model = load_model("natural+natural", device="cpu")
+    assert model.weight == DEFAULT_SYMMETRY_WEIGHT
