@@ -516,6 +516,8 @@ def embed(
     progress: bool = True,
     client: Any = None,
     batch_size: int | None = None,
+    symmetry_weight: float | None = None,
+    periodicity: np.ndarray | None = None,
 ) -> np.ndarray:
     """Embed images: one feature vector per item.
 
@@ -538,12 +540,19 @@ def embed(
         Compute missing items on the cluster.
     batch_size : int, optional
         Images per model call (default: 32 on CPU, from free memory on CUDA).
+    symmetry_weight : float in [0, 1], optional
+        Share of the symmetry branch of a combined model (default ``model.weight``,
+        :data:`DEFAULT_SYMMETRY_WEIGHT` for ``"symmetry+natural"``).
+    periodicity : array-like, shape (N,), optional
+        Per-item periodicity score in [0, 1] gating the symmetry share (see
+        :func:`combine_features`): the ``periodicity`` column of
+        :func:`~symsim_widgets.symmetry.classify_symmetry` for the same items.
 
     Returns
     -------
     numpy.ndarray
         ``(N, D)`` float32, row ``i`` for item ``i``. For a combined model the rows are
-        :func:`combine_features` of the branches (weight ``model.weight``).
+        :func:`combine_features` of the branches.
 
     Raises
     ------
@@ -573,5 +582,11 @@ def embed(
     )
     if isinstance(model, CombinedModel):
         a, b = (branches[m.name] for m in model.branches)
-        return combine_features(a, b, symmetry_weight=model.weight)
+        share = model.weight if symmetry_weight is None else symmetry_weight
+        return combine_features(a, b, symmetry_weight=share, periodicity=periodicity)
+    if symmetry_weight is not None or periodicity is not None:
+        raise ValueError(
+            f"symmetry_weight and periodicity apply to a combined model such as "
+            f"'symmetry+natural', not {model.name!r}"
+        )
     return branches[model.name]

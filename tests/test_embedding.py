@@ -323,3 +323,20 @@ def test_gated_blend_is_never_worse_than_natural_on_real_images(real_retrieval_s
 def test_combined_model_uses_the_default_symmetry_weight():
     model = load_model("natural+natural", device="cpu")
     assert model.weight == DEFAULT_SYMMETRY_WEIGHT
+
+
+def test_embed_takes_symmetry_weight_and_periodicity(images, tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    model = load_model("natural+natural", device="cpu")
+    branches = embed_branches(images, model, cache=cache, progress=False)
+    n = len(images)
+    periodicity = np.linspace(0.0, 1.0, n)
+    got = embed(
+        images, model, cache=cache, progress=False, symmetry_weight=0.8, periodicity=periodicity
+    )
+    expect = combine_features(
+        branches["natural"], branches["natural"], 0.8, periodicity=periodicity
+    )
+    np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="apply to a combined model"):
+        embed(images, "natural", cache=cache, progress=False, symmetry_weight=0.5)
