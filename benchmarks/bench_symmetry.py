@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"embedded in {time.perf_counter() - t0:.1f} s")
     sym, nat = branches["symmetry"], branches["natural"]
     rows = [
-        ("natural (ImageNet, baseline)", combine_features(sym, nat, weight=0.0)),
-        ("symmetry", combine_features(sym, nat, weight=1.0)),
-        ("symmetry+natural (weight 0.5)", combine_features(sym, nat, weight=0.5)),
+        ("natural (ImageNet, baseline)", combine_features(sym, nat, symmetry_weight=0.0)),
+        ("symmetry", combine_features(sym, nat, symmetry_weight=1.0)),
+        ("symmetry+natural (weight 0.5)", combine_features(sym, nat, symmetry_weight=0.5)),
     ]
     print(f"\n| embedding | {args.k}-NN accuracy | precision@{args.k} | vs natural |")
     print("|---|---|---|---|")

@@ -25,6 +25,7 @@ BENCHMARKS = {
     "symmetry": ("bench_symmetry.py", ["--per-group", "20"]),
     "formats": ("bench_formats.py", ["--n", "100", "--embed-items", "32"]),
     "symmetry_ood": ("bench_symmetry_ood.py", ["--per-group", "2"]),
+    "real-retrieval": ("bench_real_retrieval.py", ["--per-scale", "3", "--rotated", "3"]),
 }
 
 

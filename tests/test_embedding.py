@@ -9,7 +9,15 @@ from PIL import Image
 
 from symsim_widgets.cache import EmbeddingCache
 from symsim_widgets.collection import Collection
-from symsim_widgets.embedding import combine_features, embed, embed_branches
+from symsim_widgets.embedding import (
+    DEFAULT_SYMMETRY_WEIGHT,
+    GATE_HIGH,
+    GATE_LOW,
+    combine_features,
+    embed,
+    embed_branches,
+    periodicity_gate,
+)
 from symsim_widgets.models import ModelUnavailableError, clear_memo, load_model
 
 
@@ -130,14 +138,14 @@ def test_combine_features_blends_squared_distances():
     rng = np.random.default_rng(0)
     sym = rng.standard_normal((20, 7)) * rng.random(7) * 10 + 3
     nat = rng.random((20, 11))
-    only_s = combine_features(sym, nat, weight=1.0).astype(np.float64)
-    only_n = combine_features(sym, nat, weight=0.0).astype(np.float64)
+    only_s = combine_features(sym, nat, symmetry_weight=1.0).astype(np.float64)
+    only_n = combine_features(sym, nat, symmetry_weight=0.0).astype(np.float64)
 
     def sqdist(z):
         return ((z[:, None, :] - z[None, :, :]) ** 2).sum(-1)
 
     for w in (0.0, 0.3, 0.5, 0.9):
-        z = combine_features(sym, nat, weight=w).astype(np.float64)
+        z = combine_features(sym, nat, symmetry_weight=w).astype(np.float64)
         assert z.shape == (20, 18)
         np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-5)
         np.testing.assert_allclose(
@@ -149,14 +157,14 @@ def test_combine_features_blends_squared_distances():
 
 
 def test_combine_features_edge_cases():
-    one = combine_features(np.array([[3.0, 4.0]]), np.array([[0.0, 2.0]]), weight=0.5)
+    one = combine_features(np.array([[3.0, 4.0]]), np.array([[0.0, 2.0]]), symmetry_weight=0.5)
     # a single row is not centred: it is only L2-normalised per block
     np.testing.assert_allclose(one[0], np.sqrt(0.5) * np.array([0.6, 0.8, 0.0, 1.0]), atol=1e-6)
     constant = np.ones((4, 3))
     z = combine_features(constant, np.random.default_rng(1).random((4, 5)))
     assert np.isfinite(z).all()
     with pytest.raises(ValueError, match=r"weight must be in \[0, 1\]"):
-        combine_features(constant, constant, weight=1.5)
+        combine_features(constant, constant, symmetry_weight=1.5)
     with pytest.raises(ValueError, match="NaN"):
         combine_features(np.full((2, 2), np.nan), constant[:2])
     with pytest.raises(ValueError, match="rows"):
@@ -187,3 +195,148 @@ def test_dask_client_matches_single_process(tmp_path, images, reference):
     np.testing.assert_allclose(out, reference, rtol=1e-4, atol=1e-5)
     model = load_model("natural", device="cpu")
     assert cache.count(model.fingerprint) == len(images)  # written by the caller
+
+
+def test_weight_is_a_deprecated_alias_of_symmetry_weight():
+    rng = np.random.default_rng(2)
+    sym, nat = rng.random((6, 3)), rng.random((6, 4))
+    with pytest.warns(DeprecationWarning, match="use 'symmetry_weight'"):
+        old = combine_features(sym, nat, weight=0.7)
+    np.testing.assert_array_equal(old, combine_features(sym, nat, symmetry_weight=0.7))
+    with pytest.raises(ValueError, match="disagree"), pytest.warns(DeprecationWarning):
+        combine_features(sym, nat, symmetry_weight=0.2, weight=0.7)
+    default = combine_features(sym, nat)
+    np.testing.assert_array_equal(
+        default, combine_features(sym, nat, symmetry_weight=DEFAULT_SYMMETRY_WEIGHT)
+    )
+
+
+def test_periodicity_gate_shares_the_symmetry_block_per_item():
+    rng = np.random.default_rng(3)
+    sym, nat = rng.random((5, 3)), rng.random((5, 4))
+    ungated = combine_features(sym, nat, symmetry_weight=0.6)
+    natural_only = combine_features(sym, nat, symmetry_weight=0.0)
+    p = np.array([1.0, 0.0, np.nan, GATE_HIGH, 0.5 * (GATE_LOW + GATE_HIGH)])
+    gated = combine_features(sym, nat, symmetry_weight=0.6, periodicity=p)
+    np.testing.assert_allclose(np.linalg.norm(gated, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(gated[[0, 3]], ungated[[0, 3]], atol=1e-6)  # clear lattice
+    np.testing.assert_allclose(gated[[1, 2]], natural_only[[1, 2]], atol=1e-6)  # none, NaN
+    # half-way up the smooth step: half the symmetry share
+    share = float((gated[4, :3] ** 2).sum())
+    assert share == pytest.approx(0.3, abs=1e-5)
+    np.testing.assert_allclose(periodicity_gate(p), [1.0, 0.0, 0.0, 1.0, 0.5])
+    with pytest.raises(ValueError, match=r"item 1 has 1\.5"):
+        combine_features(sym, nat, periodicity=[0.0, 1.5, 0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"one score per item, shape \(5,\)"):
+        combine_features(sym, nat, periodicity=np.zeros(4))
+
+
+def _tiles(image: np.ndarray, sides: tuple[int, ...], per_side: int, seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    h, w = image.shape
+    out = []
+    for side in sides:
+        for _ in range(per_side):
+            y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+            out.append(np.ascontiguousarray(image[y : y + side, x : x + side]))
+    return out
+
+
+def _rotated(image: np.ndarray, side: int, count: int, seed: int) -> list:
+    """Tiles turned by 10-80 degrees: a larger region rotated, its centre cut out."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    outer = int(np.ceil(side * np.sqrt(2))) + 4
+    h, w = image.shape
+    out = []
+    for _ in range(count):
+        y, x = rng.integers(0, h - outer + 1), rng.integers(0, w - outer + 1)
+        region = ndimage.rotate(
+            image[y : y + outer, x : x + outer].astype(float),
+            float(rng.uniform(10, 80)),
+            reshape=False,
+            order=3,
+            mode="reflect",
+        )
+        c = (outer - side) // 2
+        out.append(region[c : c + side, c : c + side])
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_retrieval_set():
+    """Tiles of six real, non-periodic images at two scales, and rotated queries."""
+    pytest.importorskip("symsim_widgets.symmetry.classify")
+    sources = {
+        name: getattr(skimage.data, name)()
+        for name in ("brick", "grass", "gravel", "moon", "camera", "cell")
+    }
+    tiles, labels, scales, queries, query_labels = [], [], [], [], []
+    for k, (name, image) in enumerate(sources.items()):
+        for s, side in enumerate((96, 160)):
+            new = _tiles(image, (side,), 4, seed=k * 10 + s)
+            tiles += new
+            labels += [name] * len(new)
+            scales += [s] * len(new)
+        rot = _rotated(image, 128, 3, seed=100 + k)
+        queries += rot
+        query_labels += [name] * len(rot)
+    try:
+        branches = embed_branches(
+            tiles + queries, "symmetry+natural", device="cpu", cache=False, progress=False
+        )
+    except ModelUnavailableError as err:
+        pytest.skip(f"the symmetry weights are not installed: {err}")
+    return branches, np.array(labels), np.array(scales), np.array(query_labels), len(tiles)
+
+
+def test_gated_blend_is_never_worse_than_natural_on_real_images(real_retrieval_set):
+    from symsim_widgets.retrieval import knn_vote_accuracy
+
+    branches, labels, scales, query_labels, n = real_retrieval_set
+    # none of these images has a lattice: a periodicity score of 0 for each
+    periodicity = np.zeros(len(branches["natural"]))
+    blends = {
+        "natural": branches["natural"],
+        "gated": combine_features(
+            branches["symmetry"], branches["natural"], 0.5, periodicity=periodicity
+        ),
+        "ungated": combine_features(branches["symmetry"], branches["natural"], 0.5),
+    }
+    across = scales[:, None] != scales[None, :]
+    result = {}
+    for name, z in blends.items():
+        result[name] = (
+            knn_vote_accuracy(z[:n], z[:n], labels, labels, 3, allowed=across),
+            knn_vote_accuracy(z[n:], z[:n], query_labels, labels, 3),
+        )
+    for test in (0, 1):
+        assert result["gated"][test] >= result["natural"][test] - 1e-9, result
+    # the rotated queries find their source (rotation robustness of the natural branch)
+    assert result["natural"][1] >= 0.9, result
+    assert result["gated"][1] >= 0.9, result
+    # without the gate the symmetry half pulls textures apart across scales
+    assert result["ungated"][0] < result["gated"][0], result
+
+
+def test_combined_model_uses_the_default_symmetry_weight():
+    model = load_model("natural+natural", device="cpu")
+    assert model.weight == DEFAULT_SYMMETRY_WEIGHT
+
+
+def test_embed_takes_symmetry_weight_and_periodicity(images, tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    model = load_model("natural+natural", device="cpu")
+    branches = embed_branches(images, model, cache=cache, progress=False)
+    n = len(images)
+    periodicity = np.linspace(0.0, 1.0, n)
+    got = embed(
+        images, model, cache=cache, progress=False, symmetry_weight=0.8, periodicity=periodicity
+    )
+    expect = combine_features(
+        branches["natural"], branches["natural"], 0.8, periodicity=periodicity
+    )
+    np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="apply to a combined model"):
+        embed(images, "natural", cache=cache, progress=False, symmetry_weight=0.5)

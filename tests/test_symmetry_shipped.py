@@ -134,8 +134,8 @@ def test_symmetry_embedding_puts_same_group_patterns_together(fresh_patterns, mo
     branches = embed_branches(
         images, "symmetry+natural", device="cpu", cache=False, progress=False
     )
-    symmetry = combine_features(branches["symmetry"], branches["natural"], weight=1.0)
-    natural = combine_features(branches["symmetry"], branches["natural"], weight=0.0)
+    symmetry = combine_features(branches["symmetry"], branches["natural"], symmetry_weight=1.0)
+    natural = combine_features(branches["symmetry"], branches["natural"], symmetry_weight=0.0)
     symmetry_accuracy = neighbour_group_accuracy(symmetry, labels)[0]
     natural_accuracy = neighbour_group_accuracy(natural, labels)[0]
     print(f"5-NN: symmetry {symmetry_accuracy:.3f}, natural {natural_accuracy:.3f}")

@@ -424,6 +424,34 @@ def test_weight_slider_blends_branches_and_caches_each_map(collection, features)
     assert ex.tree is first  # cached per weight
 
 
+def test_symmetry_weight_names_the_blend_and_periodicity_gates_it(collection, features):
+    from symsim_widgets.embedding import combine_features
+
+    rng = np.random.default_rng(0)
+    symmetry = features @ rng.normal(size=(features.shape[1], 32)).astype(np.float32)
+    branches = {"symmetry": symmetry, "natural": features}
+    ex = Explorer(
+        collection, embeddings=branches, symmetry_weight=0.2, method="pca", progress=False
+    )
+    assert ex.weight == 0.2 and ex.symmetry_weight == 0.2
+    ex.symmetry_weight = 0.7
+    assert ex.controls.weight == 0.7 and ex.weight == 0.7
+    # items with a periodicity column: each item's symmetry share follows its score
+    items = collection.items.copy()
+    items["periodicity"] = np.where(np.arange(len(items)) % 2 == 0, 1.0, 0.0)
+    thumbs = [collection.thumbnail(i) for i in range(len(collection))]
+    gated = Explorer(
+        items=items,
+        thumbnails=thumbs,
+        embeddings=branches,
+        symmetry_weight=0.5,
+        method="pca",
+        progress=False,
+    )
+    expect = combine_features(symmetry, features, 0.5, periodicity=items["periodicity"])
+    np.testing.assert_allclose(gated.tree.embeddings, expect, atol=1e-6)
+
+
 def test_explorer_rejects_mismatched_embeddings(collection):
     with pytest.raises(ValueError, match="one row per item"):
         Explorer(collection, embeddings=np.zeros((3, 4)), progress=False)

