@@ -46,8 +46,11 @@ from symsim_widgets.collection import Collection, Tiling
 
 __all__ = ["DEMO_TILING", "DEMO_VERSION", "demo_cache_dir", "demo_collection"]
 
-#: Version of the demo folder's contents; a cached folder of another version is rebuilt.
-DEMO_VERSION = 2
+#: Version of the demo folder's contents (and of the demo bundle: its images and the
+#: models that embed them); a cached folder or bundle of another version is rebuilt.
+#: 3: wallpapers from all six motif families, stage-3 symmetry weights, natural features
+#: square-rooted and unit length.
+DEMO_VERSION = 3
 #: How the demo micrographs are tiled.
 DEMO_TILING = Tiling(sizes=(1.0, 0.5, 0.25), overlap=0.25, min_pixels=32)
 _MANIFEST = "manifest.json"
