@@ -91,8 +91,8 @@ def test_registry_loads_the_shipped_weights_offline(shipped, monkeypatch):
 def test_classifier_names_fresh_patterns(fresh_patterns):
     images, labels = fresh_patterns
     table = classify_symmetry(images, device="cpu")
-    predicted = table["group"].map(WALLPAPER_GROUPS.index).to_numpy()
-    accuracy = float(np.mean(predicted == labels))
+    predicted = table["group"].map({g: k for k, g in enumerate(WALLPAPER_GROUPS)}).to_numpy()
+    accuracy = float(np.mean(predicted == labels))  # "none" (not periodic) counts as wrong
     assert accuracy >= 0.92, f"top-1 accuracy {accuracy:.3f} on {len(labels)} fresh patterns"
     assert (table["confidence"] > 1 / 17).all()
 
