@@ -94,10 +94,11 @@ NOT_PERIODIC = "none"
 #: ``benchmarks/bench_symmetry_scale.py``).
 PERIODIC_THRESHOLD = 0.4
 
-# the estimator's candidate bases are pairs of this many shortest strong peaks
-MAX_CANDIDATE_PEAKS = 10
+# the estimator's candidate bases are pairs of peaks among this many shortest strong ones
+# and this many highest
+MAX_CANDIDATE_PEAKS = 6
 # a basis is as good as the best when its score is at most this much lower
-BASIS_SCORE_TOLERANCE = 0.1
+BASIS_SCORE_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -260,11 +261,12 @@ def _reduce(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _refine(peaks: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares ``(a, b)`` from every peak that lies near a lattice point."""
+    """Least-squares ``(a, b)`` from the peaks that lie near a lattice point (within a
+    tenth of the cell)."""
     basis = np.column_stack([a, b])
     frac = np.linalg.solve(basis, peaks.T).T
     index = np.round(frac)
-    near = np.abs(frac - index).max(axis=1) < 0.2
+    near = np.abs(frac - index).max(axis=1) < 0.1
     near &= np.abs(index).sum(axis=1) > 0
     if near.sum() < 3 or np.linalg.matrix_rank(index[near]) < 2:
         return a, b
@@ -330,8 +332,11 @@ def estimate_lattice(
     # symmetric); then the zero lag is dropped
     reach = int(0.45 * min(h, w))
     cy, cx = h // 2, w // 2
-    box = acf[cy - reach : cy + 1, cx - reach : cx + reach + 1]
+    # (a few rows past zero lag, so that a peak just below the half-plane's edge does not
+    # leave a false maximum on it)
+    box = acf[cy - reach : cy + 3, cx - reach : cx + reach + 1]
     is_peak = (box == ndimage.maximum_filter(box, size=5, mode="nearest")) & (box > 0.1)
+    is_peak[reach + 1 :] = False
     rows, cols = np.nonzero(is_peak)
     lag_y, lag_x = rows - reach, cols - reach
     radius = np.hypot(lag_y, lag_x)
@@ -344,7 +349,9 @@ def estimate_lattice(
     # whose points all correlate about as well as the best basis's (a sub-lattice of
     # pseudo-translations puts some of its points where the correlation is lower)
     strong = np.flatnonzero(values >= 0.4 * values.max())
-    strongest = strong[np.argsort(np.hypot(*peaks[strong].T))][:MAX_CANDIDATE_PEAKS]
+    nearest = strong[np.argsort(np.hypot(*peaks[strong].T))][:MAX_CANDIDATE_PEAKS]
+    highest = strong[np.argsort(values[strong])[::-1]][:MAX_CANDIDATE_PEAKS]
+    strongest = np.union1d(nearest, highest)
     for k in strongest:
         row, col = _subpixel(acf, int(peaks[k, 1]) + cy, int(peaks[k, 0]) + cx)
         peaks[k] = (col - cx, row - cy)
@@ -360,7 +367,8 @@ def estimate_lattice(
     scores = _basis_scores(acf, np.array([[p[1], p[2]] for p in pairs]))
     good = np.flatnonzero(scores >= scores.max() - BASIS_SCORE_TOLERANCE)
     _, a, b = pairs[good[np.argmin(areas[good])]]
-    a, b = _refine(peaks[strongest], a, b)
+    chosen = strongest[values[strongest] >= 0.75 * values.max()]
+    a, b = _refine(peaks[chosen], a, b)
     a, b = _reduce(np.asarray(a, float), np.asarray(b, float))
     periodicity = float(np.clip(_basis_scores(acf, np.array([[a, b]]))[0], 0.0, 1.0))
     return LatticeEstimate(a=a * factor, b=b * factor, periodicity=periodicity)
