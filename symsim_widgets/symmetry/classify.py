@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -136,16 +137,29 @@ def classify_symmetry(
     dev = next(model.parameters()).device
     probs = np.full((len(collection), len(names)), np.nan, dtype=np.float64)
     estimates: list[Any] = [None] * len(collection)
-    with torch.no_grad():
-        for start in range(0, len(collection), batch_size):
-            loaded = _load_items(
-                collection, range(start, min(start + batch_size, len(collection)))
-            )
-            if not loaded:
+
+    def prepare(indices: range) -> tuple[list[int], Any, list[Any]]:
+        loaded = _load_items(collection, indices)
+        if not loaded:
+            return [], None, []
+        x, found = prepare_inputs([img for _, img, _ in loaded], meta,
+                                  names=[name for _, _, name in loaded])  # fmt: skip
+        return [i for i, _, _ in loaded], x, found
+
+    batches = [
+        range(start, min(start + batch_size, len(collection)))
+        for start in range(0, len(collection), batch_size)
+    ]
+    # the next batch is read and framed (numpy and scipy release the GIL) while the
+    # network runs on this one
+    with ThreadPoolExecutor(max_workers=1) as pool, torch.no_grad():
+        pending = pool.submit(prepare, batches[0]) if batches else None
+        for k in range(len(batches)):
+            idx, x, found = pending.result()
+            if k + 1 < len(batches):
+                pending = pool.submit(prepare, batches[k + 1])
+            if not idx:
                 continue
-            idx = [i for i, _, _ in loaded]
-            x, found = prepare_inputs([img for _, img, _ in loaded], meta,
-                                      names=[name for _, _, name in loaded])  # fmt: skip
             logits = model(x.to(dev)).float()
             probs[idx] = torch.softmax(logits, dim=1).cpu().numpy()
             for i, estimate in zip(idx, found, strict=True):
