@@ -1,5 +1,5 @@
-"""The 17 wallpaper (plane) groups: group data, a verified pattern generator, and the
-symmetry classifier (network, training, classification).
+"""The 17 wallpaper (plane) groups: group data, a verified pattern generator, lattice
+estimation, and the symmetry classifier (network, training, classification).
 
 ``from symsim_widgets.symmetry import WALLPAPER_GROUPS`` stays light: the generator needs
 only numpy and scipy, and the torch-dependent parts (``classify_symmetry``, the network and
@@ -20,6 +20,8 @@ __all__ = [
     "WallpaperSample",
     "classify_features",
     "classify_symmetry",
+    "estimate_lattice",
+    "estimate_lattices",
     "generate_sample",
     "generate_wallpaper",
     "load_checkpoint",
@@ -34,6 +36,8 @@ _LAZY = {
     "generate_wallpaper": "symsim_widgets.symmetry.generator",
     "classify_features": "symsim_widgets.symmetry.classify",
     "classify_symmetry": "symsim_widgets.symmetry.classify",
+    "estimate_lattice": "symsim_widgets.symmetry.periodicity",
+    "estimate_lattices": "symsim_widgets.symmetry.periodicity",
     "load_checkpoint": "symsim_widgets.symmetry.network",
     "save_checkpoint": "symsim_widgets.symmetry.network",
     "train_symmetry": "symsim_widgets.symmetry.training",
@@ -48,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
         generate_wallpaper,
     )
     from symsim_widgets.symmetry.network import load_checkpoint, save_checkpoint
+    from symsim_widgets.symmetry.periodicity import estimate_lattice, estimate_lattices
     from symsim_widgets.symmetry.training import train_symmetry
 
 

@@ -6,8 +6,9 @@ How the lattice is found (:func:`estimate_lattice`)
 1. Grey (mean of the colour channels), non-finite pixels set to the mean, block-averaged
    to at most ``max_side`` pixels (the lattice is reported in the input's pixels).
 2. Microscopy clean-up: each row's mean is removed (scan-line offsets; this removes only
-   the spectrum's ``k_x = 0`` column, so the remaining harmonics still carry the whole
-   lattice), then a Hann window (no edge streaks in the spectrum).
+   the spectrum's ``k_x = 0`` column, so the other harmonics of any motif with more than
+   pure sinusoids still carry the whole lattice), then a Hann window (no edge streaks in
+   the spectrum).
 3. The power spectrum is band-passed: periods longer than half the image (slow
    background, drift) and shorter than ``min_period_px`` (pixel noise) are damped.
 4. Its inverse transform is the autocorrelation, divided by the window's own
@@ -309,7 +310,8 @@ def estimate_lattice(
     --------
     >>> import numpy as np
     >>> yy, xx = np.mgrid[0:128, 0:128]
-    >>> image = np.cos(2 * np.pi * xx / 16) + np.cos(2 * np.pi * yy / 16)
+    >>> atoms = np.exp(2 * np.cos(2 * np.pi * xx / 16) + 2 * np.cos(2 * np.pi * yy / 16))
+    >>> image = atoms / atoms.max()  # a square lattice of round atoms, 16 px apart
     >>> estimate = estimate_lattice(image)
     >>> round(estimate.a_px, 1), round(estimate.b_px, 1), round(estimate.angle_deg)
     (16.0, 16.0, 90)
