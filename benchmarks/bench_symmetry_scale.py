@@ -15,8 +15,9 @@ Three tables, each against a baseline measured in the same run:
    patterns wrongly called ``"none"`` (the training generator, 256 px, 3-20 cells, full
    corruption).
 3. **Throughput** on 256 px images (CPU): ``classify_symmetry`` and
-   ``embed(model="symmetry")`` against the network alone on centre-cropped inputs (the
-   preprocessing before the lattice step), in images per second.
+   ``embed(model="symmetry")`` against the network alone on centre-cropped inputs, and
+   ``classify_symmetry``'s steps before the lattice step (collection, centre crop,
+   network), in images per second.
 
 Usage: ``python benchmarks/bench_symmetry_scale.py [--per-bin 34] [--throughput 256]``
 (a quick run: ``--per-bin 17 --throughput 128``).
@@ -186,6 +187,19 @@ def throughput(n: int) -> None:
                                                     antialias=True)  # fmt: skip
                 model((x - 0.5) / 0.25)
 
+    def classify_before_lattice_step() -> None:
+        """classify_symmetry as it was: collection, centre crop, network, softmax."""
+        from symsim_widgets.collection import Collection
+
+        collection = Collection.coerce(list(images))
+        with torch.no_grad():
+            for s in range(0, n, 64):
+                batch = [collection.image(i) for i in range(s, min(s + 64, n))]
+                x = torch.from_numpy(np.stack(batch))[:, None]
+                x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
+                                                    antialias=True)  # fmt: skip
+                torch.softmax(model((x - 0.5) / 0.25), dim=1)
+
     def timed(fn) -> float:
         fn()  # warm-up (tracing, caches)
         start = time.perf_counter()
@@ -195,6 +209,8 @@ def throughput(n: int) -> None:
     base = timed(network_alone)
     rows = [
         ("network alone, centre crop (baseline)", base),
+        ("classify_symmetry before the lattice step (same steps, emulated)",
+         timed(classify_before_lattice_step)),
         ("classify_symmetry (lattice + canonical scale)",
          timed(lambda: classify_symmetry(list(images), device="cpu"))),
         ('embed(model="symmetry")',

@@ -159,7 +159,9 @@ def test_canonical_square_crops_many_cells_only():
     window = canonical_square(many, estimate)
     side = DEFAULT_CANONICAL_SCALE.cells * np.sqrt(estimate.cell_area_px)
     assert window.shape == (round(side),) * 2
-    assert estimate.cells_across(window.shape[0]) == pytest.approx(4.5, rel=0.02)
+    assert estimate.cells_across(window.shape[0]) == pytest.approx(
+        DEFAULT_CANONICAL_SCALE.cells, rel=0.02
+    )
     few = generate_sample("p4m", 256, cells=(4.0, 4.0), corrupt=False, rng=2).image
     assert canonical_square(few, estimate_lattice(few)).shape == (256, 256)
     rectangle = np.random.default_rng(0).random((100, 140))

@@ -261,6 +261,22 @@ def _reduce(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
+def _reduce_many(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`_reduce` of many bases at once: ``(n, 2)`` and ``(n, 2)`` -> ``(n, 2, 2)``."""
+    a, b = a.astype(float), b.astype(float)
+    for _ in range(16):
+        swap = (a * a).sum(axis=1) > (b * b).sum(axis=1)
+        a, b = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
+        mu = np.round((a * b).sum(axis=1) / (a * a).sum(axis=1))
+        if not mu.any():
+            break
+        b = b - mu[:, None] * a
+    swap = (a * a).sum(axis=1) > (b * b).sum(axis=1)
+    a, b = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
+    b = np.where(((a * b).sum(axis=1) < 0)[:, None], -b, b)
+    return np.stack([a, b], axis=1)
+
+
 def _refine(peaks: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares ``(a, b)`` from the peaks that lie near a lattice point (within a
     tenth of the cell)."""
@@ -357,18 +373,17 @@ def estimate_lattice(
     for k in strongest:
         row, col = _subpixel(acf, int(peaks[k, 1]) + cy, int(peaks[k, 0]) + cx)
         peaks[k] = (col - cx, row - cy)
-    pairs = []
-    for i, j in itertools.combinations(strongest, 2):
-        u, v = peaks[i], peaks[j]
-        area = abs(u[0] * v[1] - u[1] * v[0])
-        if area >= 0.35 * np.hypot(*u) * np.hypot(*v):  # not about parallel
-            pairs.append((area, *_reduce(u, v)))
-    if not pairs:
+    i, j = np.array(list(itertools.combinations(strongest, 2)), dtype=int).reshape(-1, 2).T
+    u, v = peaks[i], peaks[j]
+    areas = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+    independent = areas >= 0.35 * np.hypot(*u.T) * np.hypot(*v.T)  # not about parallel
+    if not independent.any():
         return LatticeEstimate.none()
-    areas = np.array([p[0] for p in pairs])
-    scores = _basis_scores(acf, np.array([[p[1], p[2]] for p in pairs]))
+    bases = _reduce_many(u[independent], v[independent])
+    areas = areas[independent]
+    scores = _basis_scores(acf, bases)
     good = np.flatnonzero(scores >= scores.max() - BASIS_SCORE_TOLERANCE)
-    _, a, b = pairs[good[np.argmin(areas[good])]]
+    a, b = bases[good[np.argmin(areas[good])]]
     chosen = strongest[values[strongest] >= 0.75 * values.max()]
     a, b = _refine(peaks[chosen], a, b)
     a, b = _reduce(np.asarray(a, float), np.asarray(b, float))
@@ -390,7 +405,7 @@ class CanonicalScale:
     """
 
     enabled: bool = True
-    cells: float = 4.5
+    cells: float = 5.25
     max_cells: float = 6.0
     min_periodicity: float = PERIODIC_THRESHOLD
 
