@@ -339,9 +339,14 @@ def build_bundle(
     items = collection.items
     if "symmetry" in arrays:
         from symsim_widgets.symmetry.classify import predicted_group_columns
+        from symsim_widgets.symmetry.periodicity import estimate_lattices
 
-        predictions = predicted_group_columns(arrays["symmetry"]).set_index(items.index)
-        items = pd.concat([items, predictions], axis=1)
+        # lattice_a_px, ..., periodicity: colour and filter by them; "none" below threshold
+        lattice = estimate_lattices(collection).set_index(items.index)
+        predictions = predicted_group_columns(
+            arrays["symmetry"], periodicity=lattice["periodicity"]
+        ).set_index(items.index)
+        items = pd.concat([items, predictions, lattice], axis=1)
     if model == "symmetry+natural":
         combined = combine_features(arrays["symmetry"], arrays["natural"], weight=weight)
         arrays = {model: combined, **arrays}

@@ -275,7 +275,7 @@ def compute_features(
     out = np.empty((len(idx), model.dim), dtype=np.float32)
     if len(idx) == 0:
         return out
-    need = max(model.input_size)
+    need = getattr(model, "decode_side", max(model.input_size))
     pin = model.device.type == "cuda"
 
     def prepare(part: np.ndarray) -> torch.Tensor:

@@ -25,6 +25,11 @@ from symsim_widgets.symmetry.network import (  # noqa: E402
     save_checkpoint,
     weights_sha256,
 )
+from symsim_widgets.symmetry.periodicity import (  # noqa: E402
+    LATTICE_COLUMNS,
+    NOT_PERIODIC,
+    PERIODIC_THRESHOLD,
+)
 from symsim_widgets.symmetry.training import train_symmetry  # noqa: E402
 
 TINY = dict(
@@ -167,11 +172,15 @@ def test_classify_symmetry_columns_and_probabilities(tiny_run):
     assert len(df) == 4
     assert list(df.columns[:2]) == ["group", "confidence"]
     prob_cols = [f"p_{g}" for g in WALLPAPER_GROUPS]
-    assert list(df.columns[2:]) == prob_cols
+    assert list(df.columns[2:]) == prob_cols + list(LATTICE_COLUMNS)
     np.testing.assert_allclose(df[prob_cols].sum(axis=1), 1.0, rtol=1e-5)
-    assert df["group"].isin(WALLPAPER_GROUPS).all()
+    assert df["group"].isin([*WALLPAPER_GROUPS, NOT_PERIODIC]).all()
     best = df[prob_cols].to_numpy().argmax(axis=1)
-    assert list(df["group"]) == [WALLPAPER_GROUPS[k] for k in best]
+    periodic = (df["periodicity"] >= PERIODIC_THRESHOLD).to_numpy()
+    expected = [
+        WALLPAPER_GROUPS[k] if ok else NOT_PERIODIC for k, ok in zip(best, periodic, strict=True)
+    ]
+    assert list(df["group"]) == expected
 
 
 def test_classify_without_weights_says_so(tmp_path):
@@ -197,7 +206,8 @@ def test_classify_command_json(tiny_run, tmp_path, capsys):
     captured = capsys.readouterr()
     lines = [json.loads(line) for line in captured.out.splitlines()]
     assert [r["path"] for r in lines] == paths
-    assert all(r["group"] in WALLPAPER_GROUPS and 0 < r["confidence"] <= 1 for r in lines)
+    assert all(r["group"] in [*WALLPAPER_GROUPS, "none"] for r in lines)
+    assert all(0 < r["confidence"] <= 1 and 0 <= r["periodicity"] <= 1 for r in lines)
     assert "nope.png" in captured.err
 
 
@@ -300,7 +310,7 @@ def test_train_command_rejects_bad_settings_before_training(tmp_path, capsys):
 def test_classify_features_matches_classify_symmetry(tiny_run, monkeypatch):
     from symsim_widgets.embedding import embed
     from symsim_widgets.models import clear_memo
-    from symsim_widgets.symmetry.classify import classify_features
+    from symsim_widgets.symmetry.classify import classify_features, predicted_group_columns
 
     weights = tiny_run / "symmetry.pt"
     monkeypatch.setenv("SYMSIM_SYMMETRY_WEIGHTS", str(weights))
@@ -311,7 +321,9 @@ def test_classify_features_matches_classify_symmetry(tiny_run, monkeypatch):
     via_embedding = classify_features(features, weights=weights)
     probs = [f"p_{g}" for g in WALLPAPER_GROUPS]
     np.testing.assert_allclose(via_embedding[probs], direct[probs], atol=2e-3)
-    assert list(via_embedding["group"]) == list(direct["group"])
+    # the features know no lattice: with the periodicity scores the groups are the same
+    predicted = predicted_group_columns(features, periodicity=direct["periodicity"])
+    assert list(predicted["predicted_group"]) == list(direct["group"])
     features[1] = np.nan  # a row without a vector has no prediction, the others do
     table = classify_features(features, weights=weights)
     assert table.loc[1, "group"] is None and np.isnan(table.loc[1, "confidence"])
@@ -325,7 +337,6 @@ def test_bundles_carry_the_predicted_group(tiny_run, monkeypatch, tmp_path):
     from symsim_widgets.bundle import Bundle, build_bundle
     from symsim_widgets.collection import Collection
     from symsim_widgets.models import clear_memo
-    from symsim_widgets.symmetry.classify import classify_features
 
     monkeypatch.setenv("SYMSIM_SYMMETRY_WEIGHTS", str(tiny_run / "symmetry.pt"))
     clear_memo()
@@ -335,9 +346,13 @@ def test_bundles_carry_the_predicted_group(tiny_run, monkeypatch, tmp_path):
         progress=False, device="cpu",
     )  # fmt: skip
     bundle = Bundle.load(path)
-    expected = classify_features(bundle.embeddings["symmetry"])
+    expected = classify_symmetry(images, weights=tiny_run / "symmetry.pt", device="cpu")
     assert list(bundle.items["predicted_group"]) == list(expected["group"])
-    np.testing.assert_allclose(bundle.items["predicted_confidence"], expected["confidence"])
+    np.testing.assert_allclose(
+        bundle.items["predicted_confidence"], expected["confidence"], atol=2e-3
+    )
+    for column in LATTICE_COLUMNS:  # stored beside the prediction, to colour and filter by
+        np.testing.assert_allclose(bundle.items[column], expected[column])
     clear_memo()
 
 

@@ -180,13 +180,23 @@ class FeatureModel:
         and the transform recipe; it keys the embedding cache.
     metadata : dict
         Anything else the weights carry (class names, recipe, accuracy, ...).
+    square : callable, optional
+        ``square(image) -> square image`` chooses the square the network sees (after the
+        conversion to the model's channels); default the largest centred square.
+    square_id : str, optional
+        Names ``square`` in :attr:`fingerprint` (required with ``square``).
+    decode_side : int
+        Items much larger than this are decoded at a reduced size for the model, keeping
+        the short side at least twice this (default: the input size); a model that crops
+        at full resolution (``square``) asks for more.
 
     Notes
     -----
-    :meth:`prepare` centre-crops each image to its short side (non-square items lose
-    their ends: tile them to cover everything), resizes it to :attr:`input_size` with an
-    antialiased bilinear filter, makes grey images RGB by repetition (RGB to grey by
-    ITU-R 601 luma for 1-channel models) and normalises. :meth:`features` runs the
+    :meth:`prepare` centre-crops each image to its short side, or to the square ``square``
+    chooses (non-square items lose their ends: tile them to cover everything), resizes it
+    to :attr:`input_size` with an antialiased bilinear filter, makes grey images RGB by
+    repetition (RGB to grey by ITU-R 601 luma for 1-channel models) and normalises.
+    :meth:`features` runs the
     extractor under ``torch.inference_mode()`` with the device policy of
     :mod:`symsim_widgets.models.device`.
     """
@@ -206,11 +216,16 @@ class FeatureModel:
         dim: int,
         device: torch.device,
         metadata: dict[str, Any] | None = None,
+        square: Callable[[np.ndarray], np.ndarray] | None = None,
+        square_id: str | None = None,
+        decode_side: int | None = None,
     ) -> None:
         from symsim_widgets.collection import PREPROCESSING_ID
 
         if in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+        if square is not None and not square_id:
+            raise ValueError("a FeatureModel with a square function needs its square_id")
         self.name = name
         self.network = network.eval()
         self.extractor = extractor.eval()
@@ -224,8 +239,11 @@ class FeatureModel:
         self.device = device
         self.metadata = dict(metadata or {})
         self.channels_last = device.type in ("cpu", "cuda")
+        self.square = square
+        self.decode_side = int(decode_side) if decode_side else max(self.input_size)
+        crop = f"square={square_id}" if square is not None else "centre-crop"
         transform = (
-            f"{TRANSFORM_VERSION}:centre-crop,bilinear-aa-{self.input_size[0]}x"
+            f"{TRANSFORM_VERSION}:{crop},bilinear-aa-{self.input_size[0]}x"
             f"{self.input_size[1]},c{self.in_channels},mean={list(self.mean)},"
             f"std={list(self.std)}"
         )
@@ -269,6 +287,8 @@ class FeatureModel:
                 raise ValueError(f"image {k}: expected (h, w) or (h, w, 3), got {img.shape}")
             if self.in_channels == 1 and img.ndim == 3:
                 img = img @ _LUMA
+            if self.square is not None:
+                img = self.square(img)
             small = _resize_square(img, (h, w))
             if small.ndim == 2:
                 small = small[..., None]

@@ -4,7 +4,9 @@ Its checkpoint ``symsim_widgets/weights/symmetry.pt`` (or the file named by the
 environment variable ``SYMSIM_SYMMETRY_WEIGHTS``) is read with
 :func:`symsim_widgets.symmetry.network.load_checkpoint`, which returns the network and
 its metadata (architecture, input size, channels, normalisation, class names, recipe,
-accuracy): nothing about the model is hard-coded here.
+accuracy, and the canonical scale the network should see a lattice at): nothing about the
+model is hard-coded here. Each image is framed as for
+:func:`~symsim_widgets.symmetry.classify.classify_symmetry` (:class:`LatticeFraming`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -21,6 +24,11 @@ from symsim_widgets.models.registry import (
     register_model,
     sha256_file,
 )
+from symsim_widgets.symmetry.periodicity import CanonicalScale, canonical_square, estimate_lattice
+
+# items are decoded with a short side of at least twice this for the symmetry network, so
+# that a window a few cells across can be cut from a large image at full resolution
+FULL_RESOLUTION_SIDE = 512
 
 
 def weights_path() -> Path:
@@ -73,4 +81,20 @@ def build_symmetry(device: torch.device, allow_download: bool = False) -> Featur
         dim=dim,
         device=device,
         metadata={**meta, "weights": str(path)},
+        square=LatticeFraming(CanonicalScale.from_metadata(meta)),
+        square_id=CanonicalScale.from_metadata(meta).as_id(),
+        decode_side=FULL_RESOLUTION_SIDE,
     )
+
+
+class LatticeFraming:
+    """``framing(image) -> square``: the square of a grey image the network sees at the
+    canonical scale (:func:`~symsim_widgets.symmetry.periodicity.canonical_square` of its
+    :func:`~symsim_widgets.symmetry.periodicity.estimate_lattice`), as in
+    :func:`~symsim_widgets.symmetry.network.prepare_inputs`."""
+
+    def __init__(self, recipe: CanonicalScale) -> None:
+        self.recipe = recipe
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        return canonical_square(image, estimate_lattice(image), self.recipe)

@@ -1,6 +1,6 @@
 """The 17 wallpaper (plane) groups: group data, a verified pattern generator (and an
-independent one, made by another method, for testing), and the symmetry classifier
-(network, training, classification).
+independent one, made by another method, for testing), lattice estimation, and the
+symmetry classifier (network, training, classification).
 
 ``from symsim_widgets.symmetry import WALLPAPER_GROUPS`` stays light: the generator needs
 only numpy and scipy, and the torch-dependent parts (``classify_symmetry``, the network and
@@ -21,6 +21,8 @@ __all__ = [
     "WallpaperSample",
     "classify_features",
     "classify_symmetry",
+    "estimate_lattice",
+    "estimate_lattices",
     "generate_sample",
     "generate_wallpaper",
     "independent_wallpaper",
@@ -37,6 +39,8 @@ _LAZY = {
     "independent_wallpaper": "symsim_widgets.symmetry.independent",
     "classify_features": "symsim_widgets.symmetry.classify",
     "classify_symmetry": "symsim_widgets.symmetry.classify",
+    "estimate_lattice": "symsim_widgets.symmetry.periodicity",
+    "estimate_lattices": "symsim_widgets.symmetry.periodicity",
     "load_checkpoint": "symsim_widgets.symmetry.network",
     "save_checkpoint": "symsim_widgets.symmetry.network",
     "train_symmetry": "symsim_widgets.symmetry.training",
@@ -52,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from symsim_widgets.symmetry.independent import independent_wallpaper
     from symsim_widgets.symmetry.network import load_checkpoint, save_checkpoint
+    from symsim_widgets.symmetry.periodicity import estimate_lattice, estimate_lattices
     from symsim_widgets.symmetry.training import train_symmetry
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +80,14 @@ def classify_symmetry(
     device: str = "auto",
     batch_size: int = 64,
 ) -> pd.DataFrame:
-    """Classify each image into one of the 17 wallpaper groups.
+    """Classify each image into one of the 17 wallpaper groups, or ``"none"``.
 
     Parameters
     ----------
     images : anything :meth:`symsim_widgets.collection.Collection.coerce` accepts (a
         Collection, a folder, a list of paths, a list of 2-D/3-D arrays or a 3-D stack).
+        When the collection's items carry a ``pixel_size_nm`` column, lattice lengths are
+        also given in nanometres.
     weights : checkpoint path; default the one the model registry uses
         (``SYMSIM_SYMMETRY_WEIGHTS`` or the package's ``weights/symmetry.pt``). When it is
         missing, :class:`~symsim_widgets.models.ModelUnavailableError` is raised, as by
@@ -94,10 +98,24 @@ def classify_symmetry(
     Returns
     -------
     pandas.DataFrame
-        One row per item of the collection, in order: ``group`` (the most probable),
-        ``confidence`` (its probability) and ``p_<group>`` for every group (rows sum to 1).
-        Colour images are averaged to grey; each image's largest centred square is
-        resized to the network's input size (see :func:`network.preprocess`).
+        One row per item of the collection, in order:
+
+        - ``group``: the most probable wallpaper group, or ``"none"``
+          (:data:`~symsim_widgets.symmetry.periodicity.NOT_PERIODIC`) when the image has
+          no lattice (``periodicity`` below
+          :data:`~symsim_widgets.symmetry.periodicity.PERIODIC_THRESHOLD`);
+        - ``confidence``: the most probable group's probability (also for ``"none"``
+          rows, where it says what the network would have answered);
+        - ``p_<group>`` for every group (rows sum to 1);
+        - ``lattice_a_px``, ``lattice_b_px``, ``lattice_angle_deg``, ``lattice_a_nm``,
+          ``lattice_b_nm``, ``periodicity``: the estimated primitive lattice
+          (:func:`~symsim_widgets.symmetry.periodicity.lattice_columns`).
+
+        Colour images are averaged to grey; the network sees each image at the canonical
+        scale (a window a few cells across for an image with many cells, else the
+        largest centred square; see :func:`network.prepare_inputs`). An item that cannot
+        be read gets ``group`` None and NaN values, with a warning naming it; the others
+        are still classified.
 
     Examples
     --------
@@ -110,20 +128,67 @@ def classify_symmetry(
     import torch
 
     from symsim_widgets.collection import Collection
-    from symsim_widgets.symmetry.network import preprocess
+    from symsim_widgets.symmetry.network import prepare_inputs
+    from symsim_widgets.symmetry.periodicity import item_pixel_sizes, lattice_columns
 
     model, meta = load_classifier(weights, device)
     names = list(meta["class_names"])
     collection = Collection.coerce(images)
     dev = next(model.parameters()).device
-    probs = np.zeros((len(collection), len(names)), dtype=np.float64)
-    with torch.no_grad():
-        for start in range(0, len(collection), batch_size):
-            idx = range(start, min(start + batch_size, len(collection)))
-            x = preprocess([collection.image(i) for i in idx], meta).to(dev)
-            logits = model(x).float()
-            probs[start : start + len(idx)] = torch.softmax(logits, dim=1).cpu().numpy()
-    return _probability_table(probs, names)
+    probs = np.full((len(collection), len(names)), np.nan, dtype=np.float64)
+    estimates: list[Any] = [None] * len(collection)
+
+    def prepare(indices: range) -> tuple[list[int], Any, list[Any]]:
+        loaded = _load_items(collection, indices)
+        if not loaded:
+            return [], None, []
+        x, found = prepare_inputs([img for _, img, _ in loaded], meta,
+                                  names=[name for _, _, name in loaded])  # fmt: skip
+        return [i for i, _, _ in loaded], x, found
+
+    batches = [
+        range(start, min(start + batch_size, len(collection)))
+        for start in range(0, len(collection), batch_size)
+    ]
+    # the next batch is read and framed (numpy and scipy release the GIL) while the
+    # network runs on this one
+    with ThreadPoolExecutor(max_workers=1) as pool, torch.no_grad():
+        pending = pool.submit(prepare, batches[0]) if batches else None
+        for k in range(len(batches)):
+            idx, x, found = pending.result()
+            if k + 1 < len(batches):
+                pending = pool.submit(prepare, batches[k + 1])
+            if not idx:
+                continue
+            logits = model(x.to(dev)).float()
+            probs[idx] = torch.softmax(logits, dim=1).cpu().numpy()
+            for i, estimate in zip(idx, found, strict=True):
+                estimates[i] = estimate
+    lattice = lattice_columns(estimates, item_pixel_sizes(collection))
+    table = _probability_table(probs, names, periodicity=lattice["periodicity"].to_numpy())
+    return pd.concat([table, lattice], axis=1)
+
+
+def _load_items(collection: Any, indices: range) -> list[tuple[int, np.ndarray, str]]:
+    """``(index, image, name)`` of the items that read and are usable (at least 16 px a
+    side); the others are skipped with a warning naming them."""
+    from symsim_widgets.symmetry.periodicity import to_grey
+
+    loaded = []
+    for i in indices:
+        name = f"item {i}"
+        if "source" in collection.items.columns:
+            name += f" ({collection.items['source'].iat[i]})"
+        try:
+            image = collection.image(i)
+            grey = to_grey(image, name)
+            if min(grey.shape) < 16:
+                raise ValueError(f"{name}: at least 16 x 16 pixels are needed, got {grey.shape}")
+        except (OSError, ValueError) as exc:
+            warnings.warn(f"symmetry of {name} not classified: {exc}", stacklevel=3)
+            continue
+        loaded.append((i, image, name))
+    return loaded
 
 
 def classify_features(features: Any, *, weights: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -170,26 +235,55 @@ def classify_features(features: Any, *, weights: str | os.PathLike | None = None
     return _probability_table(probs, names)
 
 
-def predicted_group_columns(features: Any) -> pd.DataFrame:
+def predicted_group_columns(features: Any, periodicity: Any = None) -> pd.DataFrame:
     """``predicted_group`` and ``predicted_confidence`` per row of ``symmetry`` vectors:
     the metadata columns bundles and the Explorer colour by (see :func:`classify_features`).
+
+    With ``periodicity`` (one score per row, e.g. the ``periodicity`` column of
+    :func:`~symsim_widgets.symmetry.periodicity.estimate_lattices`), rows below
+    :data:`~symsim_widgets.symmetry.periodicity.PERIODIC_THRESHOLD` are predicted
+    ``"none"``.
     """
     table = classify_features(features)
+    if periodicity is not None:
+        score = np.asarray(periodicity, dtype=float).reshape(-1)
+        if len(score) != len(table):
+            raise ValueError(f"{len(score)} periodicity scores for {len(table)} feature rows")
+        table["group"] = _flag_not_periodic(table["group"], score)
     return pd.DataFrame(
         {"predicted_group": table["group"], "predicted_confidence": table["confidence"]}
     )
 
 
-def _probability_table(probs: np.ndarray, names: list[str]) -> pd.DataFrame:
+def _flag_not_periodic(groups: pd.Series, periodicity: np.ndarray) -> pd.Series:
+    """``groups`` with ``"none"`` where the periodicity score is below the threshold (rows
+    without a group, or with a NaN score, are left as they are)."""
+    from symsim_widgets.symmetry.periodicity import NOT_PERIODIC, PERIODIC_THRESHOLD
+
+    flagged = groups.notna().to_numpy() & (
+        np.nan_to_num(periodicity, nan=1.0) < PERIODIC_THRESHOLD
+    )
+    out = groups.copy()
+    out[flagged] = NOT_PERIODIC
+    return out
+
+
+def _probability_table(
+    probs: np.ndarray, names: list[str], periodicity: np.ndarray | None = None
+) -> pd.DataFrame:
     """``group``, ``confidence`` and ``p_<group>`` columns from ``(n, groups)`` probabilities
-    (a row of NaN gives group None)."""
+    (a row of NaN gives group None; with ``periodicity``, rows below the threshold get
+    ``"none"``)."""
     valid = np.isfinite(probs).all(axis=1)
     best = np.nan_to_num(probs, nan=-1.0).argmax(axis=1)
+    groups = pd.Series(
+        [names[k] if ok else None for k, ok in zip(best, valid, strict=True)], dtype=object
+    )
+    if periodicity is not None:
+        groups = _flag_not_periodic(groups, periodicity)
     frame = pd.DataFrame(
         {
-            "group": pd.Series(
-                [names[k] if ok else None for k, ok in zip(best, valid, strict=True)], dtype=object
-            ),
+            "group": groups,
             "confidence": np.where(valid, probs[np.arange(len(probs)), best], np.nan),
         }
     )

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from symsim_widgets.symmetry.config import MOTIF_SOURCES, TrainConfig
 
 __all__ = ["configure_classify_parser", "configure_train_parser", "run_classify", "run_train"]
@@ -213,7 +215,9 @@ def configure_classify_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``classify`` options to ``parser``."""
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     parser.add_argument(
-        "--json", action="store_true", help="one JSON object per line: path, group, confidence"
+        "--json",
+        action="store_true",
+        help="one JSON object per line: path, group, confidence, periodicity, lattice",
     )
     parser.add_argument(
         "--weights",
@@ -249,11 +253,16 @@ def run_classify(args: argparse.Namespace) -> int:
     multi = items.groupby("source")["frame"].transform("nunique") > 1
     for i, row in result.iterrows():
         item = items.iloc[i]
+        if row["group"] is None:  # unreadable: classify_symmetry warned, naming it
+            continue
         record = {"path": str(item["source"])}
         if multi.iloc[i]:
             record["frame"] = int(item["frame"])
         record["group"] = row["group"]
         record["confidence"] = round(float(row["confidence"]), 6)
+        for key in ("periodicity", "lattice_a_px", "lattice_b_px", "lattice_angle_deg"):
+            value = float(row[key])
+            record[key] = round(value, 4) if np.isfinite(value) else None
         if args.json:
             print(json.dumps(record))
         else:

@@ -14,12 +14,15 @@ Metadata keys: ``arch``, ``stem``, ``input_size``, ``in_channels``, ``num_classe
 ``mean``, ``std``, ``standardize``, ``class_names``, ``recipe``, ``accuracy``,
 ``orientations`` (how many orientations of the input are averaged at inference: 1, 4 or
 8; see :meth:`SymmetryNet.forward_features`), ``weights_sha256`` (of the stored
-tensors, see :func:`weights_sha256`).
+tensors, see :func:`weights_sha256`); optional ``canonical_scale`` (how many cells across
+the network should see, :class:`~symsim_widgets.symmetry.periodicity.CanonicalScale`;
+the defaults when absent).
 
-Preprocessing (:func:`preprocess`): greyscale (mean of RGB), centre crop to a square,
-anti-aliased resize to ``input_size``, then ``(x - mean) / std``. The network itself then
-standardises each image to zero mean and unit variance (``standardize``), so the class
-does not depend on contrast or brightness.
+Preprocessing (:func:`prepare_inputs`): greyscale (mean of RGB), the lattice estimated
+and a square chosen at the canonical scale (the largest centred square for an image with
+few cells or none), anti-aliased resize to ``input_size``, then ``(x - mean) / std``. The
+network itself then standardises each image to zero mean and unit variance
+(``standardize``), so the class does not depend on contrast or brightness.
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symsim_widgets.symmetry.periodicity import LatticeEstimate
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -41,6 +47,7 @@ __all__ = [
     "SymmetryNet",
     "build_model",
     "load_checkpoint",
+    "prepare_inputs",
     "preprocess",
     "save_checkpoint",
     "weights_sha256",
@@ -266,27 +273,62 @@ def load_checkpoint(
 def preprocess(images: Sequence[np.ndarray], metadata: dict) -> torch.Tensor:
     """Model input ``(N, in_channels, s, s)`` float32 (CPU) for a list of images.
 
+    The first element of :func:`prepare_inputs` (which also returns each image's lattice).
+    """
+    return prepare_inputs(images, metadata)[0]
+
+
+def prepare_inputs(
+    images: Sequence[np.ndarray], metadata: dict, *, names: Sequence[str] | None = None
+) -> tuple[torch.Tensor, list[LatticeEstimate]]:
+    """Model input ``(N, in_channels, s, s)`` float32 (CPU) and each image's lattice.
+
     Each image is a float array in [0, 1], ``(h, w)`` or ``(h, w, c)``: colour is averaged
-    to grey (for ``in_channels == 1``), the largest centred square is kept and resized
-    (anti-aliased bilinear) to ``input_size``, then ``(x - mean) / std`` is applied.
+    to grey (for ``in_channels == 1``); its lattice is estimated
+    (:func:`~symsim_widgets.symmetry.periodicity.estimate_lattice`) and the square the
+    network sees is chosen from it (:func:`~symsim_widgets.symmetry.periodicity.
+    canonical_square` with the checkpoint's ``canonical_scale`` recipe: a window a few
+    cells across for an image with many cells, else the largest centred square); that
+    square is resized (anti-aliased bilinear) to ``input_size``, then ``(x - mean) / std``
+    is applied.
+
+    Parameters
+    ----------
+    images : the images.
+    metadata : the checkpoint's metadata.
+    names : how error messages call the images (default ``"image k"``).
+
+    Raises
+    ------
+    ValueError
+        Naming the first image that is not 2-D (or 2-D with channels) or is too small.
     """
     import torch.nn.functional as F
 
+    from symsim_widgets.symmetry.periodicity import (
+        CanonicalScale,
+        canonical_square,
+        estimate_lattice,
+    )
+
     size = int(metadata["input_size"])
     cin = int(metadata["in_channels"])
+    recipe = CanonicalScale.from_metadata(metadata)
     mean = torch.tensor(metadata["mean"], dtype=torch.float32).reshape(-1, 1, 1)
     std = torch.tensor(metadata["std"], dtype=torch.float32).reshape(-1, 1, 1)
     out = torch.empty((len(images), cin, size, size), dtype=torch.float32)
+    estimates = []
     for k, img in enumerate(images):
+        name = names[k] if names is not None else f"image {k}"
         a = np.asarray(img, dtype=np.float32)
         if a.ndim == 3:
             a = a[..., :3].mean(axis=2) if cin == 1 else a[..., :cin]
         if a.ndim != 2 and cin == 1:
-            raise ValueError(f"image {k}: expected (h, w) or (h, w, c), got {a.shape}")
-        h, w = a.shape[:2]
-        s = min(h, w)
-        y0, x0 = (h - s) // 2, (w - s) // 2
-        a = a[y0 : y0 + s, x0 : x0 + s]
+            raise ValueError(f"{name}: expected (h, w) or (h, w, c), got {np.shape(img)}")
+        estimate = estimate_lattice(a if a.ndim == 2 else a.mean(axis=2), name=name)
+        estimates.append(estimate)
+        a = canonical_square(a, estimate, recipe)
+        s = a.shape[0]
         t = torch.from_numpy(np.ascontiguousarray(a))
         t = t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]
         if s != size:
@@ -295,4 +337,4 @@ def preprocess(images: Sequence[np.ndarray], metadata: dict) -> torch.Tensor:
         if t.shape[0] != cin:
             t = t.expand(cin, size, size)
         out[k] = (t - mean) / std
-    return out
+    return out, estimates

@@ -929,7 +929,8 @@ def _add_symmetry_predictions(
     try:
         from symsim_widgets.symmetry.classify import predicted_group_columns
 
-        predictions = predicted_group_columns(features)
+        periodicity = source.items.get("periodicity")  # from a bundle: "none" when low
+        predictions = predicted_group_columns(features, periodicity=periodicity)
     except Exception as exc:  # weights missing or not the vectors' model: colour without
         notices.append(html.escape(f"no wallpaper-group predictions ({exc})"))
         return

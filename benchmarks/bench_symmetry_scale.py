@@ -1,0 +1,244 @@
+"""Lattice estimation and canonical scale: the symmetry network on any number of cells.
+
+Three tables, each against a baseline measured in the same run:
+
+1. **Top-1 by cells across** (256 px patterns, bins 3-4.5, 4.5-6, 6-9, 9-14, 14-20
+   primitive cells across): the shipped network's top-1 accuracy when it sees the whole
+   image resized to its input (``whole``: what the package did before the lattice step)
+   and when it sees a window at the canonical scale (``canonical``: what
+   ``classify_symmetry`` does now), with their ratio. Patterns from the independent
+   generator (:mod:`symsim_widgets.symmetry.independent`, clean) and from the training
+   generator at full corruption strength (``corruption_strength=1``, every motif family).
+2. **Flag rates**: the fraction of non-periodic images called ``"none"`` (scikit-image's
+   textures, cells and photographs; PFM domain images from ``../shared/data/microscopy``
+   read with igor2 and h5py when present; white and smooth noise) and of periodic
+   patterns wrongly called ``"none"`` (the training generator, 256 px, 3-20 cells, full
+   corruption).
+3. **Throughput** on 256 px images (CPU): ``classify_symmetry`` and
+   ``embed(model="symmetry")`` against the network alone on centre-cropped inputs, and
+   ``classify_symmetry``'s steps before the lattice step (collection, centre crop,
+   network), in images per second.
+
+Usage: ``python benchmarks/bench_symmetry_scale.py [--per-bin 34] [--throughput 256]``
+(a quick run: ``--per-bin 17 --throughput 128``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+BINS = ((3.0, 4.5), (4.5, 6.0), (6.0, 9.0), (9.0, 14.0), (14.0, 20.0))
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "microscopy"
+SIZE = 256
+
+
+def _patterns(kind: str, lo: float, hi: float, n: int, seed: int):
+    from symsim_widgets.symmetry.generator import generate_sample
+    from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
+    from symsim_widgets.symmetry.independent import independent_wallpaper
+
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for k in range(n):
+        label = k % len(WALLPAPER_GROUPS)
+        group = WALLPAPER_GROUPS[label]
+        for _ in range(10):  # a rare lattice admits no generic motif: draw again
+            try:
+                if kind == "independent":
+                    image = independent_wallpaper(group, SIZE, cells=(lo, hi), rng=rng).image
+                else:
+                    image = generate_sample(group, SIZE, cells=(lo, hi), min_cell_px=SIZE / hi,
+                                            corruption_strength=1.0, rng=rng).image  # fmt: skip
+                break
+            except RuntimeError:
+                continue
+        images.append(image)
+        labels.append(label)
+    return images, np.array(labels)
+
+
+def _top1(model, meta, images, labels) -> float:
+    import torch
+
+    from symsim_widgets.symmetry.network import prepare_inputs
+
+    with torch.no_grad():
+        x, _ = prepare_inputs(images, meta)
+        pred = model(x).argmax(dim=1).numpy()
+    return float(np.mean(pred == labels))
+
+
+def accuracy_by_scale(per_bin: int) -> None:
+    from symsim_widgets.symmetry.classify import load_classifier
+
+    model, meta = load_classifier(None, "cpu")
+    whole = {**meta, "canonical_scale": {"enabled": False}}
+    print(f"\n## Top-1 by cells across ({SIZE} px, {per_bin} patterns per bin)\n")
+    print("| cells across | independent whole | canonical | ratio "
+          "| training (full corruption) whole | canonical | ratio |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for b, (lo, hi) in enumerate(BINS):
+        cells = []
+        for g, kind in enumerate(("independent", "training")):
+            images, labels = _patterns(kind, lo, hi, per_bin, seed=1000 * g + b)
+            before = _top1(model, whole, images, labels)
+            after = _top1(model, meta, images, labels)
+            ratio = f"{after / before:.2f}" if before > 0 else "n/a (0)"
+            cells += [f"{before:.3f}", f"{after:.3f}", ratio]
+        print(f"| {lo:g}-{hi:g} | " + " | ".join(cells) + " |")
+
+
+def _non_periodic() -> dict[str, list[np.ndarray]]:
+    import skimage.data as data
+    from scipy import ndimage
+
+    sets: dict[str, list[np.ndarray]] = {"scikit-image textures, cells, photos": []}
+    for name in ("grass", "gravel", "cell", "camera", "coins", "moon", "text", "page",
+                 "horse", "rocket", "astronaut", "coffee", "chelsea", "hubble_deep_field",
+                 "immunohistochemistry", "retina", "clock", "binary_blobs",
+                 "shepp_logan_phantom", "microaneurysms"):  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = np.asarray(getattr(data, name)(), dtype=np.float64)
+        sets["scikit-image textures, cells, photos"].append(image)
+    pfm: list[np.ndarray] = []
+    ibw = DATA / "IgorIBWReader_P0089OP0027.ibw"
+    try:
+        import igor2.binarywave
+
+        if ibw.is_file():
+            wave = igor2.binarywave.load(str(ibw))["wave"]["wData"]
+            pfm += [wave[..., c] for c in range(wave.shape[2])]
+    except ImportError:
+        print("(igor2 missing: the .ibw PFM channels are left out)")
+    h5 = DATA / "PTO_Funakubo0001.h5"
+    if h5.is_file():
+        import h5py
+
+        with h5py.File(h5) as f:
+            f.visititems(
+                lambda name, obj: (
+                    pfm.append(np.asarray(obj, dtype=np.float64))
+                    if isinstance(obj, h5py.Dataset) and obj.ndim == 2 and min(obj.shape) >= 64
+                    else None
+                )
+            )
+    if pfm:
+        sets["PFM channels (../shared/data/microscopy)"] = pfm
+    rng = np.random.default_rng(0)
+    sets["noise (white, smooth)"] = [rng.random((SIZE, SIZE)) for _ in range(10)] + [
+        ndimage.gaussian_filter(rng.standard_normal((SIZE, SIZE)), s) for s in (1, 2, 3, 5, 8)
+    ] * 2
+    return sets
+
+
+def flag_rates(n_periodic: int) -> None:
+    from symsim_widgets.symmetry.generator import generate_sample
+    from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
+    from symsim_widgets.symmetry.periodicity import estimate_lattice
+
+    print("\n## Not periodic: flag rates (periodicity below the threshold -> group 'none')\n")
+    print("| images | n | flagged 'none' | median periodicity |")
+    print("| --- | --- | --- | --- |")
+    for name, images in _non_periodic().items():
+        scores = np.array([estimate_lattice(im).periodicity for im in images])
+        flagged = np.mean([not estimate_lattice(im).periodic for im in images])
+        print(f"| {name} | {len(images)} | {flagged:.3f} | {np.median(scores):.2f} |")
+    rng = np.random.default_rng(7)
+    flags, scores = [], []
+    for k in range(n_periodic):
+        group = WALLPAPER_GROUPS[k % len(WALLPAPER_GROUPS)]
+        try:
+            sample = generate_sample(group, SIZE, cells=(3.0, 20.0), min_cell_px=SIZE / 20,
+                                     corruption_strength=1.0, rng=rng)  # fmt: skip
+        except RuntimeError:
+            continue
+        estimate = estimate_lattice(sample.image)
+        flags.append(not estimate.periodic)
+        scores.append(estimate.periodicity)
+    print(f"| periodic: training generator, 3-20 cells, full corruption (falsely flagged) | "
+          f"{len(flags)} | {np.mean(flags):.3f} | {np.median(scores):.2f} |")  # fmt: skip
+
+
+def throughput(n: int) -> None:
+    import torch
+
+    from symsim_widgets.embedding import embed
+    from symsim_widgets.symmetry.classify import classify_symmetry, load_classifier
+    from symsim_widgets.symmetry.generator import generate_batch
+
+    images, _ = generate_batch(n, SIZE, rng=3, cells=(3.0, 20.0), min_cell_px=SIZE / 20)
+    model, meta = load_classifier(None, "cpu")
+    size = int(meta["input_size"])
+
+    def network_alone() -> None:
+        with torch.no_grad():
+            for s in range(0, n, 64):
+                x = torch.from_numpy(images[s : s + 64])[:, None]
+                x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
+                                                    antialias=True)  # fmt: skip
+                model((x - 0.5) / 0.25)
+
+    def classify_before_lattice_step() -> None:
+        """classify_symmetry as it was: collection, centre crop, network, softmax."""
+        from symsim_widgets.collection import Collection
+
+        collection = Collection.coerce(list(images))
+        with torch.no_grad():
+            for s in range(0, n, 64):
+                batch = [collection.image(i) for i in range(s, min(s + 64, n))]
+                x = torch.from_numpy(np.stack(batch))[:, None]
+                x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
+                                                    antialias=True)  # fmt: skip
+                torch.softmax(model((x - 0.5) / 0.25), dim=1)
+
+    def timed(fn) -> float:
+        fn()  # warm-up (tracing, caches)
+        start = time.perf_counter()
+        fn()
+        return n / (time.perf_counter() - start)
+
+    base = timed(network_alone)
+    rows = [
+        ("network alone, centre crop (baseline)", base),
+        ("classify_symmetry before the lattice step (same steps, emulated)",
+         timed(classify_before_lattice_step)),
+        ("classify_symmetry (lattice + canonical scale)",
+         timed(lambda: classify_symmetry(list(images), device="cpu"))),
+        ('embed(model="symmetry")',
+         timed(lambda: embed(list(images), model="symmetry", device="cpu", cache=False,
+                             progress=False))),
+    ]  # fmt: skip
+    print(f"\n## Throughput ({n} images of {SIZE} px, CPU, {torch.get_num_threads()} threads)\n")
+    print("| path | img/s | ratio to baseline |")
+    print("| --- | --- | --- |")
+    for name, rate in rows:
+        print(f"| {name} | {rate:.1f} | {rate / base:.2f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-bin", type=int, default=34, help="patterns per cells bin")
+    parser.add_argument("--periodic", type=int, default=340, help="periodic patterns flagged")
+    parser.add_argument("--throughput", type=int, default=256, help="images timed")
+    parser.add_argument("--skip", nargs="*", default=(), choices=("scale", "flags", "speed"))
+    args = parser.parse_args(argv)
+    if "scale" not in args.skip:
+        accuracy_by_scale(args.per_bin)
+    if "flags" not in args.skip:
+        flag_rates(args.periodic)
+    if "speed" not in args.skip:
+        throughput(args.throughput)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

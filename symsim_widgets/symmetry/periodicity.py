@@ -1,0 +1,573 @@
+"""Estimate the lattice of a periodic image, score its periodicity, and show the symmetry
+network the lattice at the scale it was trained on.
+
+How the lattice is found (:func:`estimate_lattice`)
+---------------------------------------------------
+1. Grey (mean of the colour channels), non-finite pixels set to the mean, block-averaged
+   to at most ``max_side`` pixels (the lattice is reported in the input's pixels).
+2. Microscopy clean-up: each row's mean is removed (scan-line offsets; this removes only
+   the spectrum's ``k_x = 0`` column, so the other harmonics of any motif with more than
+   pure sinusoids still carry the whole lattice), then a Hann window (no edge streaks in
+   the spectrum).
+3. The power spectrum is band-passed: periods longer than half the image (slow
+   background, drift) and shorter than ``min_period_px`` (pixel noise) are damped.
+4. Its inverse transform is the autocorrelation, divided by the window's own
+   autocorrelation (so that far lags are not under-weighted) and by its value at zero lag.
+5. Local maxima of the autocorrelation (:func:`scipy.ndimage.maximum_filter`) with
+   sub-pixel (parabolic) positions; the shortest strong peak is ``a``, the shortest strong
+   peak not parallel to it is ``b``; the basis is Gauss-reduced (``|a| <= |b|``, angle
+   between 60 and 90 degrees), then refined by a least-squares fit to every strong peak
+   that indexes on it.
+6. The periodicity score is the mean autocorrelation at ``a``, ``b``, ``a + b`` and
+   ``a - b`` (clipped to ``[0, 1]``): close to 1 for a lattice, even with noise, drift and
+   blur, and low for textures, domains, natural images and noise, whose autocorrelation
+   decays away from zero lag.
+
+Images below :data:`PERIODIC_THRESHOLD` are called not periodic: :func:`classify_symmetry
+<symsim_widgets.symmetry.classify.classify_symmetry>` then reports the group
+:data:`NOT_PERIODIC` (``"none"``).
+
+Canonical scale (:func:`canonical_square`)
+------------------------------------------
+The network sees an image resized to its input size; it was trained on patterns showing a
+few cells across (the shipped one: 3 to 6). An image showing more cells is cropped, at full
+resolution, to a centred square ``cells`` primitive cells across, which is then resized to
+the input as before: the network sees the lattice at a scale it knows. Images with few
+cells, or not periodic, are used whole (largest centred square), as before. The recipe
+(:class:`CanonicalScale`) is read from the checkpoint's ``canonical_scale`` metadata, with
+the defaults of :data:`DEFAULT_CANONICAL_SCALE`, so a retrained network can declare the
+range it knows.
+
+Examples
+--------
+>>> from symsim_widgets.symmetry.generator import generate_sample
+>>> sample = generate_sample("p4m", 256, cells=(10.0, 10.0), corrupt=False, rng=0)
+>>> estimate = estimate_lattice(sample.image)
+>>> bool(estimate.periodic), round(estimate.cells_across(256))
+(True, 10)
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.fft
+from scipy import ndimage
+from scipy.signal import windows
+from skimage.transform import downscale_local_mean
+
+__all__ = [
+    "DEFAULT_CANONICAL_SCALE",
+    "LATTICE_COLUMNS",
+    "NOT_PERIODIC",
+    "PERIODIC_THRESHOLD",
+    "CanonicalScale",
+    "LatticeEstimate",
+    "canonical_square",
+    "estimate_lattice",
+    "estimate_lattices",
+    "item_pixel_sizes",
+    "lattice_columns",
+    "to_grey",
+]
+
+#: The per-item columns of :func:`lattice_columns` (lengths in pixels and nanometres).
+LATTICE_COLUMNS = (
+    "lattice_a_px",
+    "lattice_b_px",
+    "lattice_angle_deg",
+    "lattice_a_nm",
+    "lattice_b_nm",
+    "periodicity",
+)
+
+#: The group label of images without a lattice.
+NOT_PERIODIC = "none"
+
+#: Periodicity score below which an image is called not periodic (chosen on generated
+#: patterns at full corruption against textures, PFM domain images and noise; see
+#: ``benchmarks/bench_symmetry_scale.py``).
+PERIODIC_THRESHOLD = 0.4
+
+# the estimator's candidate bases are pairs of peaks among this many shortest strong ones
+# and this many highest
+MAX_CANDIDATE_PEAKS = 6
+# a basis is as good as the best when its score is at most this much lower
+BASIS_SCORE_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True)
+class LatticeEstimate:
+    """The lattice found in an image.
+
+    Attributes
+    ----------
+    a, b : primitive vectors ``(x, y)`` in pixels of the input image (x = column, y = row),
+        Gauss-reduced: ``|a| <= |b|`` and the angle between them in ``[60, 90]`` degrees.
+        NaN when no lattice was found.
+    periodicity : score in ``[0, 1]`` (mean autocorrelation at ``a``, ``b``, ``a + b``
+        and ``a - b``); 0 when no lattice was found.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    periodicity: float
+
+    @property
+    def a_px(self) -> float:
+        """``|a|`` in pixels."""
+        return float(np.hypot(*self.a))
+
+    @property
+    def b_px(self) -> float:
+        """``|b|`` in pixels."""
+        return float(np.hypot(*self.b))
+
+    @property
+    def angle_deg(self) -> float:
+        """The angle between ``a`` and ``b`` in degrees."""
+        cos = float(np.dot(self.a, self.b)) / (self.a_px * self.b_px)
+        return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+    @property
+    def cell_area_px(self) -> float:
+        """Area of the primitive cell in square pixels."""
+        return float(abs(self.a[0] * self.b[1] - self.a[1] * self.b[0]))
+
+    @property
+    def periodic(self) -> bool:
+        """Whether the score reaches :data:`PERIODIC_THRESHOLD`."""
+        return bool(self.periodicity >= PERIODIC_THRESHOLD)
+
+    def cells_across(self, side: float) -> float:
+        """Primitive cells across a square of ``side`` pixels (``side / sqrt(area)``)."""
+        return float(side) / math.sqrt(self.cell_area_px)
+
+    @classmethod
+    def none(cls) -> LatticeEstimate:
+        """The estimate of an image without a lattice."""
+        nan = np.array([np.nan, np.nan])
+        return cls(a=nan, b=nan.copy(), periodicity=0.0)
+
+
+def to_grey(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """A 2-D float64 copy of ``image`` (colour averaged; NaN and infinity set to the mean).
+
+    Raises
+    ------
+    ValueError
+        When ``image`` is not ``(h, w)`` or ``(h, w, c)``, or holds no finite value.
+    """
+    a = np.asarray(image)
+    if a.ndim == 3:
+        a = a[..., :3].astype(np.float64).mean(axis=2)
+    if a.ndim != 2:
+        raise ValueError(f"{name}: expected an (h, w) or (h, w, c) array, got shape {a.shape}")
+    a = np.array(a, dtype=np.float64)
+    finite = np.isfinite(a)
+    if not finite.all():
+        if not finite.any():
+            raise ValueError(f"{name}: no finite pixel")
+        a[~finite] = a[finite].mean()
+    return a
+
+
+@functools.lru_cache(maxsize=16)
+def _window(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 2-D Hann window, and the inverse of its circular autocorrelation (fft-shifted,
+    1 at zero lag; 0 where the window's autocorrelation falls below 0.2)."""
+    win = np.outer(windows.hann(h, sym=False), windows.hann(w, sym=False)).astype(np.float32)
+    acf = scipy.fft.irfft2(np.abs(scipy.fft.rfft2(win)) ** 2, s=(h, w))
+    acf = scipy.fft.fftshift(acf / acf[0, 0])
+    inverse = np.where(acf > 0.2, 1.0 / np.maximum(acf, 0.2), 0.0).astype(np.float32)
+    return win, inverse
+
+
+@functools.lru_cache(maxsize=16)
+def _band_pass(h: int, w: int, min_period_px: float) -> np.ndarray:
+    """Weights on the ``rfft2`` grid: 0 at periods above half the image, 1 in the band,
+    falling off (Gaussian) below ``min_period_px``."""
+    ky = scipy.fft.fftfreq(h)[:, None]
+    kx = scipy.fft.rfftfreq(w)[None, :]
+    k = np.hypot(kx, ky)
+    k_low = 2.0 / min(h, w)
+    k_high = 1.0 / min_period_px
+    weight = (1.0 - np.exp(-((k / k_low) ** 4))) * np.exp(-((k / k_high) ** 2))
+    return weight.astype(np.float32)
+
+
+def _autocorrelation(img: np.ndarray, min_period_px: float) -> np.ndarray:
+    """Band-passed, window-corrected autocorrelation, fft-shifted, 1 at zero lag."""
+    h, w = img.shape
+    win, inverse_win_acf = _window(h, w)
+    x = (img - img.mean(axis=1, keepdims=True)).astype(np.float32)
+    spectrum = scipy.fft.rfft2(x * win)
+    power = (spectrum.real**2 + spectrum.imag**2) * _band_pass(h, w, min_period_px)
+    acf = scipy.fft.fftshift(scipy.fft.irfft2(power, s=(h, w))) * inverse_win_acf
+    zero = acf[h // 2, w // 2]
+    if not zero > 0:
+        return np.zeros_like(acf)
+    return acf / zero
+
+
+def _subpixel(acf: np.ndarray, r: int, c: int) -> tuple[float, float]:
+    """Parabolic refinement of a local maximum at ``(r, c)`` -> ``(row, col)``."""
+    h, w = acf.shape
+
+    def offset(m: float, z: float, p: float) -> float:
+        d = m - 2 * z + p
+        return 0.0 if d >= 0 else float(np.clip(0.5 * (m - p) / d, -0.5, 0.5))
+
+    dr = offset(acf[r - 1, c], acf[r, c], acf[r + 1, c]) if 0 < r < h - 1 else 0.0
+    dc = offset(acf[r, c - 1], acf[r, c], acf[r, c + 1]) if 0 < c < w - 1 else 0.0
+    return r + dr, c + dc
+
+
+def _basis_scores(acf: np.ndarray, bases: np.ndarray) -> np.ndarray:
+    """Mean autocorrelation at ``a``, ``b``, ``a + b`` and ``a - b`` for each basis
+    ``(a, b)`` of ``bases`` ``(n, 2, 2)`` (bilinear, the lags inside the array only); 0 for
+    a basis with fewer than two lags inside."""
+    a, b = bases[:, 0], bases[:, 1]
+    lags = np.stack([a, b, a + b, a - b], axis=1)  # (n, 4, 2) as (x, y)
+    h, w = acf.shape
+    rows = lags[..., 1] + h // 2
+    cols = lags[..., 0] + w // 2
+    inside = (rows >= 0) & (rows <= h - 1) & (cols >= 0) & (cols <= w - 1)
+    values = ndimage.map_coordinates(acf, [rows.ravel(), cols.ravel()], order=1, mode="nearest")
+    values = np.where(inside, values.reshape(rows.shape), 0.0)
+    count = inside.sum(axis=1)
+    return np.where(count >= 2, values.sum(axis=1) / np.maximum(count, 1), 0.0)
+
+
+def _reduce(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss (Lagrange) reduction of a 2-D basis: ``|a| <= |b|``, ``0 <= a.b <= |a|^2 / 2``."""
+    for _ in range(32):
+        if a @ a > b @ b:
+            a, b = b, a
+        mu = round(float(a @ b) / float(a @ a))
+        if mu == 0:
+            break
+        b = b - mu * a
+    if a @ a > b @ b:
+        a, b = b, a
+    if a @ b < 0:
+        b = -b
+    return a, b
+
+
+def _reduce_many(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`_reduce` of many bases at once: ``(n, 2)`` and ``(n, 2)`` -> ``(n, 2, 2)``."""
+    a, b = a.astype(float), b.astype(float)
+    for _ in range(16):
+        swap = (a * a).sum(axis=1) > (b * b).sum(axis=1)
+        a, b = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
+        mu = np.round((a * b).sum(axis=1) / (a * a).sum(axis=1))
+        if not mu.any():
+            break
+        b = b - mu[:, None] * a
+    swap = (a * a).sum(axis=1) > (b * b).sum(axis=1)
+    a, b = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
+    b = np.where(((a * b).sum(axis=1) < 0)[:, None], -b, b)
+    return np.stack([a, b], axis=1)
+
+
+def _refine(peaks: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares ``(a, b)`` from the peaks that lie near a lattice point (within a
+    tenth of the cell)."""
+    basis = np.column_stack([a, b])
+    frac = np.linalg.solve(basis, peaks.T).T
+    index = np.round(frac)
+    near = np.abs(frac - index).max(axis=1) < 0.1
+    near &= np.abs(index).sum(axis=1) > 0
+    if near.sum() < 3 or np.linalg.matrix_rank(index[near]) < 2:
+        return a, b
+    solution, *_ = np.linalg.lstsq(index[near], peaks[near], rcond=None)
+    return solution[0], solution[1]
+
+
+def estimate_lattice(
+    image: np.ndarray,
+    *,
+    max_side: int = 512,
+    min_period_px: float = 4.0,
+    name: str = "image",
+) -> LatticeEstimate:
+    """The primitive lattice of an image from its autocorrelation, with a periodicity score.
+
+    Parameters
+    ----------
+    image : ``(h, w)`` or ``(h, w, c)`` array (any real dtype; colour is averaged, NaN
+        pixels are set to the mean), at least 16 pixels on each side.
+    max_side : larger images are block-averaged to at most this side before the estimate
+        (the result is in the input's pixels).
+    min_period_px : the shortest period looked for, in pixels of the (averaged) image.
+    name : how error messages call the image.
+
+    Returns
+    -------
+    LatticeEstimate
+        Primitive vectors in pixels and the periodicity score;
+        :meth:`LatticeEstimate.none` when no two independent periods are found (a
+        lattice needs at least about two cells in each direction).
+
+    Raises
+    ------
+    ValueError
+        When the image is not 2-D (or 2-D with channels), is smaller than 16 pixels on a
+        side, or has no finite pixel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> yy, xx = np.mgrid[0:128, 0:128]
+    >>> atoms = np.exp(2 * np.cos(2 * np.pi * xx / 16) + 2 * np.cos(2 * np.pi * yy / 16))
+    >>> image = atoms / atoms.max()  # a square lattice of round atoms, 16 px apart
+    >>> estimate = estimate_lattice(image)
+    >>> round(estimate.a_px, 1), round(estimate.b_px, 1), round(estimate.angle_deg)
+    (16.0, 16.0, 90)
+    """
+    img = to_grey(image, name)
+    if min(img.shape) < 16:
+        raise ValueError(f"{name}: at least 16 x 16 pixels are needed, got {img.shape}")
+    if max_side < 16:
+        raise ValueError(f"max_side must be at least 16, got {max_side}")
+    factor = max(1, math.ceil(max(img.shape) / max_side))
+    if factor > 1:
+        h, w = (s - s % factor for s in img.shape)
+        img = downscale_local_mean(img[:h, :w], (factor, factor))
+    if np.ptp(img) == 0:
+        return LatticeEstimate.none()
+    acf = _autocorrelation(img, min_period_px)
+    h, w = acf.shape
+    # local maxima of the autocorrelation within the search radius (the zero-lag lobe is
+    # one maximum, so its flanks never pass for peaks), in the upper half-plane (it is
+    # symmetric); then the zero lag is dropped
+    reach = int(0.45 * min(h, w))
+    cy, cx = h // 2, w // 2
+    # (a few rows past zero lag, so that a peak just below the half-plane's edge does not
+    # leave a false maximum on it)
+    box = acf[cy - reach : cy + 3, cx - reach : cx + reach + 1]
+    is_peak = (box == ndimage.maximum_filter(box, size=5, mode="nearest")) & (box > 0.1)
+    is_peak[reach + 1 :] = False
+    rows, cols = np.nonzero(is_peak)
+    lag_y, lag_x = rows - reach, cols - reach
+    radius = np.hypot(lag_y, lag_x)
+    keep = (radius >= min_period_px) & (radius <= reach) & ((lag_y < 0) | (lag_x > 0))
+    if keep.sum() < 2:
+        return LatticeEstimate.none()
+    values = box[rows[keep], cols[keep]]
+    peaks = np.column_stack([lag_x[keep], lag_y[keep]]).astype(float)
+    # candidate bases: pairs of the strongest peaks; the true lattice is the smallest cell
+    # whose points all correlate about as well as the best basis's (a sub-lattice of
+    # pseudo-translations puts some of its points where the correlation is lower)
+    strong = np.flatnonzero(values >= 0.4 * values.max())
+    nearest = strong[np.argsort(np.hypot(*peaks[strong].T))][:MAX_CANDIDATE_PEAKS]
+    highest = strong[np.argsort(values[strong])[::-1]][:MAX_CANDIDATE_PEAKS]
+    strongest = np.union1d(nearest, highest)
+    for k in strongest:
+        row, col = _subpixel(acf, int(peaks[k, 1]) + cy, int(peaks[k, 0]) + cx)
+        peaks[k] = (col - cx, row - cy)
+    i, j = np.array(list(itertools.combinations(strongest, 2)), dtype=int).reshape(-1, 2).T
+    u, v = peaks[i], peaks[j]
+    areas = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+    independent = areas >= 0.35 * np.hypot(*u.T) * np.hypot(*v.T)  # not about parallel
+    if not independent.any():
+        return LatticeEstimate.none()
+    bases = _reduce_many(u[independent], v[independent])
+    areas = areas[independent]
+    scores = _basis_scores(acf, bases)
+    good = np.flatnonzero(scores >= scores.max() - BASIS_SCORE_TOLERANCE)
+    a, b = bases[good[np.argmin(areas[good])]]
+    chosen = strongest[values[strongest] >= 0.75 * values.max()]
+    a, b = _refine(peaks[chosen], a, b)
+    a, b = _reduce(np.asarray(a, float), np.asarray(b, float))
+    periodicity = float(np.clip(_basis_scores(acf, np.array([[a, b]]))[0], 0.0, 1.0))
+    return LatticeEstimate(a=a * factor, b=b * factor, periodicity=periodicity)
+
+
+@dataclass(frozen=True)
+class CanonicalScale:
+    """How an image is framed for the symmetry network.
+
+    Attributes
+    ----------
+    enabled : crop periodic images with many cells (False: always the whole image).
+    cells : primitive cells across the crop.
+    max_cells : images showing more cells than this across are cropped; fewer are used
+        whole.
+    min_periodicity : only images with at least this periodicity score are cropped.
+    """
+
+    enabled: bool = True
+    cells: float = 5.25
+    max_cells: float = 6.0
+    min_periodicity: float = PERIODIC_THRESHOLD
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping) -> CanonicalScale:
+        """The checkpoint's ``canonical_scale`` entry over :data:`DEFAULT_CANONICAL_SCALE`.
+
+        Raises
+        ------
+        ValueError
+            When the entry has unknown keys or inconsistent values.
+        """
+        entry = dict(metadata.get("canonical_scale") or {})
+        unknown = set(entry) - set(asdict(DEFAULT_CANONICAL_SCALE))
+        if unknown:
+            raise ValueError(f"canonical_scale metadata has unknown keys {sorted(unknown)}")
+        recipe = cls(**{**asdict(DEFAULT_CANONICAL_SCALE), **entry})
+        if not 1.0 <= recipe.cells <= recipe.max_cells:
+            raise ValueError(
+                f"canonical_scale needs 1 <= cells <= max_cells, got {recipe.cells} and "
+                f"{recipe.max_cells}"
+            )
+        return recipe
+
+    def as_id(self) -> str:
+        """A short string naming the recipe (part of embedding-cache fingerprints)."""
+        if not self.enabled:
+            return "whole"
+        return f"lattice-crop:{self.cells:g}/{self.max_cells:g}/{self.min_periodicity:g}"
+
+
+#: The framing used when a checkpoint does not name one (the shipped network was trained
+#: on 3 to 6 cells across its 96 px input).
+DEFAULT_CANONICAL_SCALE = CanonicalScale()
+
+
+def canonical_square(
+    image: np.ndarray, estimate: LatticeEstimate, recipe: CanonicalScale = DEFAULT_CANONICAL_SCALE
+) -> np.ndarray:
+    """The square of ``image`` the symmetry network should see (full resolution).
+
+    The largest centred square, or, for a periodic image showing more than
+    ``recipe.max_cells`` cells across it, a centred square ``recipe.cells`` primitive
+    cells across.
+
+    Parameters
+    ----------
+    image : ``(h, w)`` or ``(h, w, c)`` array.
+    estimate : the image's lattice (:func:`estimate_lattice`).
+    recipe : the framing (:class:`CanonicalScale`).
+
+    Returns
+    -------
+    numpy.ndarray
+        A view of ``image`` (same dtype and channels), square.
+    """
+    h, w = image.shape[:2]
+    side = min(h, w)
+    crop = (
+        recipe.enabled
+        and estimate.periodicity >= recipe.min_periodicity
+        and estimate.cells_across(side) > recipe.max_cells
+    )
+    if crop:
+        side = max(16, min(side, round(recipe.cells * math.sqrt(estimate.cell_area_px))))
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    return image[y0 : y0 + side, x0 : x0 + side]
+
+
+def lattice_columns(
+    estimates: Sequence[LatticeEstimate | None], pixel_size_nm: Sequence[float] | None = None
+) -> pd.DataFrame:
+    """The per-item lattice table (columns :data:`LATTICE_COLUMNS`).
+
+    Parameters
+    ----------
+    estimates : one estimate per item; None for an item that could not be read (NaN row).
+    pixel_size_nm : the items' pixel sizes in nanometres (NaN where unknown); None when no
+        item has one. The ``_nm`` columns are NaN where it is unknown.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lattice_a_px``, ``lattice_b_px`` (``|a| <= |b|``), ``lattice_angle_deg`` (60 to 90),
+        ``lattice_a_nm``, ``lattice_b_nm`` and ``periodicity`` (0 to 1; NaN for an unread
+        item). Lengths are NaN where no lattice was found.
+    """
+    n = len(estimates)
+    scale = np.full(n, np.nan)
+    if pixel_size_nm is not None:
+        scale = np.asarray(pixel_size_nm, dtype=float).reshape(-1)
+        if len(scale) != n:
+            raise ValueError(f"{len(scale)} pixel sizes for {n} lattice estimates")
+    a = np.array([e.a_px if e is not None else np.nan for e in estimates], dtype=float)
+    b = np.array([e.b_px if e is not None else np.nan for e in estimates], dtype=float)
+    angle = np.array([e.angle_deg if e is not None else np.nan for e in estimates], dtype=float)
+    score = np.array([e.periodicity if e is not None else np.nan for e in estimates], dtype=float)
+    return pd.DataFrame(
+        {
+            "lattice_a_px": a,
+            "lattice_b_px": b,
+            "lattice_angle_deg": angle,
+            "lattice_a_nm": a * scale,
+            "lattice_b_nm": b * scale,
+            "periodicity": score,
+        }
+    )
+
+
+def estimate_lattices(images, *, max_side: int = 512) -> pd.DataFrame:
+    """The lattice table (:func:`lattice_columns`) of every item of a collection.
+
+    Parameters
+    ----------
+    images : anything :meth:`symsim_widgets.collection.Collection.coerce` accepts. When the
+        collection's items carry a ``pixel_size_nm`` column, lengths are also given in nm.
+    max_side : as for :func:`estimate_lattice`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per item, in order. An item that cannot be read or estimated gets a NaN
+        row and a warning naming it; the others are still estimated.
+
+    Examples
+    --------
+    >>> from symsim_widgets.symmetry.generator import generate_wallpaper
+    >>> image, _ = generate_wallpaper("p2", 128, cells=(5.0, 5.0), corrupt=False, rng=0)
+    >>> table = estimate_lattices([image])
+    >>> bool(table.loc[0, "periodicity"] > PERIODIC_THRESHOLD)
+    True
+    """
+    from symsim_widgets.collection import Collection
+
+    collection = Collection.coerce(images)
+    estimates = [_estimate_item(collection, i, max_side=max_side) for i in range(len(collection))]
+    return lattice_columns(estimates, item_pixel_sizes(collection))
+
+
+def _estimate_item(collection, i: int, **kwargs) -> LatticeEstimate | None:
+    """The estimate of item ``i``, or None (with a warning naming it) when it fails."""
+    import warnings
+
+    name = _item_name(collection, i)
+    try:
+        return estimate_lattice(collection.image(i), name=name, **kwargs)
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"lattice of {name} not estimated: {exc}", stacklevel=3)
+        return None
+
+
+def _item_name(collection, i: int) -> str:
+    items = collection.items
+    if "source" in items.columns:
+        return f"item {i} ({items['source'].iat[i]})"
+    return f"item {i}"
+
+
+def item_pixel_sizes(collection) -> np.ndarray | None:
+    """The collection's ``pixel_size_nm`` column as floats (NaN where missing), or None
+    when it has no such column."""
+    items = collection.items
+    if "pixel_size_nm" not in items.columns:
+        return None
+    return pd.to_numeric(items["pixel_size_nm"], errors="coerce").to_numpy(dtype=float)

@@ -1,0 +1,217 @@
+"""Lattice estimation, the periodicity score and the canonical framing
+(:mod:`symsim_widgets.symmetry.periodicity`), on generated patterns with known lattices
+and on real non-periodic images."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from symsim_widgets.collection import Collection
+from symsim_widgets.symmetry.generator import generate_sample
+from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
+from symsim_widgets.symmetry.independent import independent_wallpaper
+from symsim_widgets.symmetry.periodicity import (
+    DEFAULT_CANONICAL_SCALE,
+    LATTICE_COLUMNS,
+    PERIODIC_THRESHOLD,
+    CanonicalScale,
+    LatticeEstimate,
+    canonical_square,
+    estimate_lattice,
+    estimate_lattices,
+    lattice_columns,
+)
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "microscopy"
+
+
+def reduced(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """``|a|``, ``|b|`` and the angle (60-90 degrees) of the Gauss-reduced basis."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    for _ in range(50):
+        if a @ a > b @ b:
+            a, b = b, a
+        mu = round(float(a @ b) / float(a @ a))
+        if mu == 0:
+            break
+        b = b - mu * a
+    la, lb = sorted((np.hypot(*a), np.hypot(*b)))
+    angle = np.degrees(np.arccos(abs(a @ b) / (np.hypot(*a) * np.hypot(*b))))
+    return la, lb, angle
+
+
+def relative_errors(estimate: LatticeEstimate, lattice) -> tuple[float, float, float]:
+    true_a, true_b, true_angle = reduced(*lattice.primitive_vectors)
+    return (
+        abs(estimate.a_px / true_a - 1),
+        abs(estimate.b_px / true_b - 1),
+        abs(estimate.angle_deg - true_angle) / true_angle,
+    )
+
+
+@pytest.mark.parametrize("cells", [4.0, 8.0, 15.0])
+def test_clean_lattices_are_found_within_two_percent(cells):
+    """Every group; one miss allowed: a motif may repeat almost exactly at a fraction of
+    the lattice (a pseudo-translation correlating about as well as the lattice itself)."""
+    misses = []
+    for k, group in enumerate(WALLPAPER_GROUPS):
+        sample = generate_sample(group, 256, cells=(cells, cells), min_cell_px=12,
+                                 corrupt=False, rng=100 + k)  # fmt: skip
+        estimate = estimate_lattice(sample.image)
+        assert estimate.periodic, (group, cells, estimate.periodicity)
+        if max(relative_errors(estimate, sample.lattice)) >= 0.02:
+            misses.append(group)
+    assert len(misses) <= 1, misses
+
+
+def test_lattices_survive_microscopy_corruption():
+    """Drift, blur, slow background, scan-line offsets, shot and Gaussian noise at full
+    strength (drift alone may stretch the lattice by up to 4 %)."""
+    good = 0
+    n = 51
+    for k in range(n):
+        group = WALLPAPER_GROUPS[k % 17]
+        sample = generate_sample(group, 256, cells=(3.0, 20.0), min_cell_px=12.8,
+                                 corruption_strength=1.0, rng=200 + k)  # fmt: skip
+        estimate = estimate_lattice(sample.image)
+        good += max(relative_errors(estimate, sample.lattice)) < 0.06
+    assert good / n >= 0.85, f"{good} of {n} lattices within 6 %"
+
+
+def test_independent_generator_lattices():
+    for k, group in enumerate(("p1", "pmg", "cmm", "p4g", "p31m", "p6")):
+        sample = independent_wallpaper(group, 192, cells=(5.0, 12.0), rng=300 + k)
+        estimate = estimate_lattice(sample.image)
+        assert max(relative_errors(estimate, sample.lattice)) < 0.03, (group, estimate)
+
+
+def test_colour_rectangles_and_large_images_give_input_pixels():
+    sample = generate_sample("p4", 256, cells=(8.0, 8.0), corrupt=False, rng=5)
+    true_a, _, _ = reduced(*sample.lattice.primitive_vectors)
+    wide = np.dstack([sample.image] * 3)[:, :200]
+    assert estimate_lattice(wide).a_px == pytest.approx(true_a, rel=0.02)
+    big = np.kron(sample.image, np.ones((4, 4)))  # 1024 px: block-averaged to 512 inside
+    assert estimate_lattice(big).a_px == pytest.approx(4 * true_a, rel=0.02)
+
+
+def test_non_periodic_images_are_flagged():
+    import skimage.data as data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        photos = [
+            np.asarray(getattr(data, name)(), float)
+            for name in ("grass", "gravel", "cell", "camera", "moon", "coffee", "text")
+        ]
+    rng = np.random.default_rng(0)
+    noise = [rng.random((256, 256)), ndimage.gaussian_filter(rng.standard_normal((256, 256)), 3)]
+    for k, image in enumerate(photos + noise):
+        estimate = estimate_lattice(image)
+        assert not estimate.periodic, (k, estimate.periodicity)
+        assert 0.0 <= estimate.periodicity < PERIODIC_THRESHOLD
+
+
+def test_pfm_domain_images_are_flagged():
+    igor = pytest.importorskip("igor2.binarywave", reason="igor2 reads the .ibw PFM scan")
+    path = DATA / "IgorIBWReader_P0089OP0027.ibw"
+    if not path.is_file():
+        pytest.skip(f"real microscopy files not found at {DATA}")
+    wave = igor.load(str(path))["wave"]["wData"]
+    scores = [estimate_lattice(wave[..., c]).periodicity for c in range(wave.shape[2])]
+    assert max(scores) < PERIODIC_THRESHOLD, scores
+
+
+def test_periodic_patterns_are_rarely_flagged():
+    flagged = 0
+    n = 68
+    for k in range(n):
+        group = WALLPAPER_GROUPS[k % 17]
+        sample = generate_sample(group, 256, cells=(3.0, 20.0), min_cell_px=12.8,
+                                 corruption_strength=1.0, rng=400 + k)  # fmt: skip
+        flagged += not estimate_lattice(sample.image).periodic
+    assert flagged / n <= 0.05, f"{flagged} of {n} periodic patterns called not periodic"
+
+
+def test_flat_and_invalid_images():
+    assert estimate_lattice(np.full((64, 64), 0.3)).periodicity == 0.0
+    flat = estimate_lattice(np.zeros((64, 64)))
+    assert np.isnan(flat.a_px) and not flat.periodic
+    with pytest.raises(ValueError, match="item 7: expected an"):
+        estimate_lattice(np.zeros(100), name="item 7")
+    with pytest.raises(ValueError, match="at least 16 x 16"):
+        estimate_lattice(np.zeros((8, 64)))
+    with pytest.raises(ValueError, match="no finite pixel"):
+        estimate_lattice(np.full((32, 32), np.nan))
+    holes = generate_sample("p2", 128, cells=(6.0, 6.0), corrupt=False, rng=1).image.copy()
+    holes[10:20, 30:40] = np.nan  # NaN pixels are filled, not fatal
+    assert estimate_lattice(holes).periodic
+
+
+def test_canonical_square_crops_many_cells_only():
+    many = generate_sample("p4m", 256, cells=(15.0, 15.0), min_cell_px=12, corrupt=False,
+                           rng=2).image  # fmt: skip
+    estimate = estimate_lattice(many)
+    window = canonical_square(many, estimate)
+    side = DEFAULT_CANONICAL_SCALE.cells * np.sqrt(estimate.cell_area_px)
+    assert window.shape == (round(side),) * 2
+    assert estimate.cells_across(window.shape[0]) == pytest.approx(
+        DEFAULT_CANONICAL_SCALE.cells, rel=0.02
+    )
+    few = generate_sample("p4m", 256, cells=(4.0, 4.0), corrupt=False, rng=2).image
+    assert canonical_square(few, estimate_lattice(few)).shape == (256, 256)
+    rectangle = np.random.default_rng(0).random((100, 140))
+    assert canonical_square(rectangle, estimate_lattice(rectangle)).shape == (100, 100)
+    whole = CanonicalScale.from_metadata({"canonical_scale": {"enabled": False}})
+    assert canonical_square(many, estimate, whole).shape == (256, 256)
+
+
+def test_canonical_scale_comes_from_metadata():
+    assert CanonicalScale.from_metadata({}) == DEFAULT_CANONICAL_SCALE
+    recipe = CanonicalScale.from_metadata({"canonical_scale": {"cells": 6.0, "max_cells": 9.0}})
+    assert (recipe.cells, recipe.max_cells, recipe.enabled) == (6.0, 9.0, True)
+    assert recipe.as_id() != DEFAULT_CANONICAL_SCALE.as_id()
+    with pytest.raises(ValueError, match="unknown keys"):
+        CanonicalScale.from_metadata({"canonical_scale": {"cell": 5}})
+    with pytest.raises(ValueError, match="cells <= max_cells"):
+        CanonicalScale.from_metadata({"canonical_scale": {"cells": 8.0, "max_cells": 6.0}})
+
+
+def test_lattice_table_with_and_without_pixel_size():
+    images = [
+        generate_sample("p6", 128, cells=(5.0, 5.0), corrupt=False, rng=3).image,
+        np.random.default_rng(1).random((128, 128)).astype(np.float32),
+    ]
+    names = ["hexagonal", "noise"]
+    metadata = {"hexagonal": {"pixel_size_nm": 0.5}, "noise": {"pixel_size_nm": 2.0}}
+    collection = Collection.from_arrays(images, names=names, metadata=metadata, progress=False)
+    table = estimate_lattices(collection)
+    assert list(table.columns) == list(LATTICE_COLUMNS)
+    assert table.loc[0, "lattice_a_nm"] == pytest.approx(0.5 * table.loc[0, "lattice_a_px"])
+    assert table.loc[0, "lattice_angle_deg"] == pytest.approx(60, abs=1.5)
+    assert table.loc[0, "periodicity"] >= PERIODIC_THRESHOLD
+    assert table.loc[1, "periodicity"] < PERIODIC_THRESHOLD
+    plain = estimate_lattices(images)  # no pixel size: NaN in nm, pixels unchanged
+    assert plain["lattice_a_nm"].isna().all()
+    np.testing.assert_allclose(plain["lattice_a_px"], table["lattice_a_px"])
+
+
+def test_lattice_columns_of_unread_items_are_nan():
+    table = lattice_columns([None, LatticeEstimate.none()], pixel_size_nm=[1.0, 1.0])
+    assert table.loc[0].isna().all()
+    assert table.loc[1, "periodicity"] == 0.0 and np.isnan(table.loc[1, "lattice_a_px"])
+    with pytest.raises(ValueError, match="2 pixel sizes for 3"):
+        lattice_columns([None] * 3, pixel_size_nm=[1.0, 2.0])
+
+
+def test_one_bad_item_does_not_stop_the_others():
+    pattern = generate_sample("pmm", 128, cells=(5.0, 5.0), corrupt=False, rng=4).image
+    images = [np.zeros((8, 8), np.float32), pattern]
+    with pytest.warns(UserWarning, match=r"item 0 \(array\[0\]\).*16 x 16"):
+        table = estimate_lattices(images)
+    assert table.loc[0].isna().all()
+    assert table.loc[1, "periodicity"] >= PERIODIC_THRESHOLD
