@@ -23,6 +23,10 @@ BENCHMARKS = {
     "projection": ("bench_projection.py", ["--sizes", "2000", "--no-fresh"]),
     "browser": ("bench_browser.py", ["--sizes", "1000", "--no-baseline"]),
     "symmetry": ("bench_symmetry.py", ["--per-group", "20"]),
+    "symmetry-scale": (
+        "bench_symmetry_scale.py",
+        ["--per-bin", "17", "--periodic", "68", "--throughput", "64"],
+    ),
 }
 
 
