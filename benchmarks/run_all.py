@@ -26,6 +26,10 @@ BENCHMARKS = {
     "formats": ("bench_formats.py", ["--n", "100", "--embed-items", "32"]),
     "symmetry_ood": ("bench_symmetry_ood.py", ["--per-group", "2"]),
     "real-retrieval": ("bench_real_retrieval.py", ["--per-scale", "3", "--rotated", "3"]),
+    "symmetry-scale": (
+        "bench_symmetry_scale.py",
+        ["--per-bin", "17", "--periodic", "68", "--throughput", "64"],
+    ),
 }
 
 
