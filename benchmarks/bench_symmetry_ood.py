@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         images = Collection.from_arrays([img for img, _ in items], progress=False)
         labels = np.array([g for _, g in items])
         t0 = time.perf_counter()
-        table = classify_symmetry(images, weights=args.weights, device="cpu")
+        table = classify_symmetry(
+            images, model=args.weights or "symmetry", device="cpu", progress=False
+        )
         rate = len(images) / (time.perf_counter() - t0)
         top1 = float(np.mean(table["group"].to_numpy() == names[labels]))
         branches = embed_branches(

@@ -168,7 +168,7 @@ def test_preprocess_handles_grey_colour_and_rectangles():
 def test_classify_symmetry_columns_and_probabilities(tiny_run):
     images = [generate_wallpaper(g, 48, rng=k)[0] for k, g in enumerate(("p4m", "p2", "p6"))]
     images.append(np.dstack([images[0]] * 3)[:40])  # colour, not square
-    df = classify_symmetry(images, weights=tiny_run / "symmetry.pt", device="cpu")
+    df = classify_symmetry(images, model=tiny_run / "symmetry.pt", device="cpu")
     assert len(df) == 4
     assert list(df.columns[:2]) == ["group", "confidence"]
     prob_cols = [f"p_{g}" for g in WALLPAPER_GROUPS]
@@ -185,7 +185,7 @@ def test_classify_symmetry_columns_and_probabilities(tiny_run):
 
 def test_classify_without_weights_says_so(tmp_path):
     with pytest.raises(RuntimeError, match="not shipped"):
-        classify_symmetry([np.zeros((32, 32))], weights=tmp_path / "missing.pt")
+        classify_symmetry([np.zeros((32, 32))], model=tmp_path / "missing.pt")
 
 
 def test_classify_command_json(tiny_run, tmp_path, capsys):
@@ -317,7 +317,7 @@ def test_classify_features_matches_classify_symmetry(tiny_run, monkeypatch):
     clear_memo()
     images = [generate_wallpaper(g, 40, rng=k)[0] for k, g in enumerate(WALLPAPER_GROUPS)]
     features = embed(images, "symmetry", device="cpu", cache=False, progress=False)
-    direct = classify_symmetry(images, weights=weights, device="cpu")
+    direct = classify_symmetry(images, model=weights, device="cpu")
     via_embedding = classify_features(features, weights=weights)
     probs = [f"p_{g}" for g in WALLPAPER_GROUPS]
     np.testing.assert_allclose(via_embedding[probs], direct[probs], atol=2e-3)
@@ -346,7 +346,7 @@ def test_bundles_carry_the_predicted_group(tiny_run, monkeypatch, tmp_path):
         progress=False, device="cpu",
     )  # fmt: skip
     bundle = Bundle.load(path)
-    expected = classify_symmetry(images, weights=tiny_run / "symmetry.pt", device="cpu")
+    expected = classify_symmetry(images, model=tiny_run / "symmetry.pt", device="cpu")
     assert list(bundle.items["predicted_group"]) == list(expected["group"])
     np.testing.assert_allclose(
         bundle.items["predicted_confidence"], expected["confidence"], atol=2e-3

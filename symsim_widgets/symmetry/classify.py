@@ -76,9 +76,12 @@ def load_classifier(weights: str | os.PathLike | None = None, device: str = "aut
 def classify_symmetry(
     images: Any,
     *,
-    weights: str | os.PathLike | None = None,
+    model: str | os.PathLike = "symmetry",
     device: str = "auto",
     batch_size: int = 64,
+    cache: Any = False,
+    progress: bool = True,
+    weights: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Classify each image into one of the 17 wallpaper groups, or ``"none"``.
 
@@ -88,12 +91,20 @@ def classify_symmetry(
         Collection, a folder, a list of paths, a list of 2-D/3-D arrays or a 3-D stack).
         When the collection's items carry a ``pixel_size_nm`` column, lattice lengths are
         also given in nanometres.
-    weights : checkpoint path; default the one the model registry uses
-        (``SYMSIM_SYMMETRY_WEIGHTS`` or the package's ``weights/symmetry.pt``). When it is
+    model : ``"symmetry"`` (the registry's checkpoint: ``SYMSIM_SYMMETRY_WEIGHTS`` or the
+        package's ``weights/symmetry.pt``) or the path of a checkpoint. When it is
         missing, :class:`~symsim_widgets.models.ModelUnavailableError` is raised, as by
         ``load_model("symmetry")``.
     device : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
     batch_size : images per forward pass.
+    cache : False (default), True, a folder or an ``EmbeddingCache``
+        With a cache, the network's pooled features come from (and go to) the embedding
+        cache, as for ``embed(images, model="symmetry")``, and the probabilities are its
+        last layer applied to them (:func:`classify_features`: the same numbers); the
+        lattice columns are still estimated from the pixels. Only for the registry's
+        model (``model="symmetry"``).
+    progress : show a progress bar.
+    weights : deprecated alias of ``model`` (a checkpoint path).
 
     Returns
     -------
@@ -126,15 +137,43 @@ def classify_symmetry(
     'p4m'
     """
     import torch
+    from tqdm.auto import tqdm
 
     from symsim_widgets.collection import Collection
     from symsim_widgets.symmetry.network import prepare_inputs
-    from symsim_widgets.symmetry.periodicity import item_pixel_sizes, lattice_columns
+    from symsim_widgets.symmetry.periodicity import (
+        estimate_lattices,
+        item_pixel_sizes,
+        lattice_columns,
+    )
 
-    model, meta = load_classifier(weights, device)
-    names = list(meta["class_names"])
+    checkpoint = _checkpoint_of(model, weights)
     collection = Collection.coerce(images)
-    dev = next(model.parameters()).device
+    if cache is not False and cache is not None:
+        if checkpoint is not None:
+            raise ValueError(
+                "cache= keeps the registry symmetry model's features; with a checkpoint path "
+                "as model=, pass cache=False"
+            )
+        from symsim_widgets.embedding import embed
+
+        features = embed(
+            collection,
+            model="symmetry",
+            device=device,
+            cache=cache,
+            progress=progress,
+            batch_size=batch_size,
+        )
+        probabilities = classify_features(features)
+        lattice = estimate_lattices(collection)
+        names = [c[2:] for c in probabilities.columns if c.startswith("p_")]
+        probs = probabilities[[f"p_{g}" for g in names]].to_numpy()
+        table = _probability_table(probs, names, periodicity=lattice["periodicity"].to_numpy())
+        return pd.concat([table, lattice], axis=1)
+    network, meta = load_classifier(checkpoint, device)
+    names = list(meta["class_names"])
+    dev = next(network.parameters()).device
     probs = np.full((len(collection), len(names)), np.nan, dtype=np.float64)
     estimates: list[Any] = [None] * len(collection)
 
@@ -152,21 +191,50 @@ def classify_symmetry(
     ]
     # the next batch is read and framed (numpy and scipy release the GIL) while the
     # network runs on this one
-    with ThreadPoolExecutor(max_workers=1) as pool, torch.no_grad():
+    bar = tqdm(
+        total=len(collection), desc="classifying symmetry", unit="img", disable=not progress
+    )
+    with ThreadPoolExecutor(max_workers=1) as pool, torch.no_grad(), bar:
         pending = pool.submit(prepare, batches[0]) if batches else None
         for k in range(len(batches)):
+            bar.update(len(batches[k - 1]) if k else 0)
             idx, x, found = pending.result()
             if k + 1 < len(batches):
                 pending = pool.submit(prepare, batches[k + 1])
             if not idx:
                 continue
-            logits = model(x.to(dev)).float()
+            logits = network(x.to(dev)).float()
             probs[idx] = torch.softmax(logits, dim=1).cpu().numpy()
             for i, estimate in zip(idx, found, strict=True):
                 estimates[i] = estimate
+        bar.update(len(batches[-1]) if batches else 0)
     lattice = lattice_columns(estimates, item_pixel_sizes(collection))
     table = _probability_table(probs, names, periodicity=lattice["periodicity"].to_numpy())
     return pd.concat([table, lattice], axis=1)
+
+
+def _checkpoint_of(
+    model: str | os.PathLike, weights: str | os.PathLike | None
+) -> str | os.PathLike | None:
+    """The checkpoint path ``model=`` (or the deprecated ``weights=``) names; None for
+    the registry's symmetry model."""
+    if weights is not None:
+        warnings.warn(
+            "classify_symmetry(weights=...) is deprecated: pass the checkpoint as model=",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if model not in ("symmetry", weights):
+            raise ValueError(f"model={model!r} and weights={weights!r} disagree: pass one")
+        return weights
+    if isinstance(model, str) and model == "symmetry":
+        return None
+    if isinstance(model, str) and "/" not in model and not model.endswith(".pt"):
+        raise ValueError(
+            f"classify_symmetry needs the symmetry model: model='symmetry' or a checkpoint "
+            f"path, not {model!r}"
+        )
+    return model
 
 
 def _load_items(collection: Any, indices: range) -> list[tuple[int, np.ndarray, str]]:

@@ -247,7 +247,11 @@ def run_classify(args: argparse.Namespace) -> int:
         print("symsim classify: no image could be read", file=sys.stderr)
         return EXIT_FAILED
     result = classify_symmetry(
-        collection, weights=args.weights, device=args.device, batch_size=args.batch_size
+        collection,
+        model=args.weights or "symmetry",
+        device=args.device,
+        batch_size=args.batch_size,
+        progress=False,
     )
     items = collection.items
     multi = items.groupby("source")["frame"].transform("nunique") > 1
