@@ -294,7 +294,7 @@ def build_bundle(
     progress: bool = True,
     client: Any = None,
     batch_size: int | None = None,
-    weight: float = 0.5,
+    symmetry_weight: float | None = None,
     info: dict[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
@@ -308,8 +308,12 @@ def build_bundle(
         Bundle folder (see :meth:`Bundle.save`).
     model : str
         A registered model name. ``"symmetry+natural"`` embeds (and caches) both
-        branches, and stores them beside their combination (weight ``weight``), so a view
-        can re-weight them without embedding again.
+        branches, and stores them beside their combination, so a view can re-weight them
+        without embedding again.
+    symmetry_weight : float, optional
+        The symmetry branch's share in that combination (default
+        :data:`~symsim_widgets.embedding.DEFAULT_SYMMETRY_WEIGHT`), gated per item by its
+        periodicity (non-periodic items keep their natural features).
     device, cache, progress, client, batch_size
         As for :func:`~symsim_widgets.embedding.embed`.
     info : dict, optional
@@ -322,7 +326,11 @@ def build_bundle(
     pathlib.Path
         The bundle folder.
     """
-    from symsim_widgets.embedding import combine_features, embed_branches
+    from symsim_widgets.embedding import (
+        DEFAULT_SYMMETRY_WEIGHT,
+        combine_features,
+        embed_branches,
+    )
     from symsim_widgets.models import load_model
 
     arrays: dict[str, np.ndarray] = embed_branches(
@@ -348,8 +356,16 @@ def build_bundle(
         ).set_index(items.index)
         items = pd.concat([items, predictions, lattice], axis=1)
     if model == "symmetry+natural":
-        combined = combine_features(arrays["symmetry"], arrays["natural"], weight=weight)
+        if symmetry_weight is None:
+            symmetry_weight = DEFAULT_SYMMETRY_WEIGHT
+        combined = combine_features(
+            arrays["symmetry"],
+            arrays["natural"],
+            symmetry_weight=symmetry_weight,
+            periodicity=items["periodicity"].to_numpy(),
+        )
         arrays = {model: combined, **arrays}
+        info = {"weight": symmetry_weight, **(info or {})}
     bundle = Bundle(
         items=items,
         errors=collection.errors,

@@ -107,7 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
         "JSON file (as written by `dask scheduler --scheduler-file`)",
     )
     embed.add_argument("--batch-size", type=int, help="images per forward pass")
-    embed.add_argument("--weight", type=float, default=0.5, help=argparse.SUPPRESS)
+    embed.add_argument(
+        "--symmetry-weight",
+        "--weight",
+        dest="weight",
+        type=float,
+        default=None,
+        help="share of the symmetry features in symmetry+natural, in [0, 1], gated per item "
+        "by its periodicity (default 0.3)",
+    )
     embed.add_argument(
         "--no-cache", action="store_true", help="do not read or write the embedding cache"
     )
@@ -192,8 +200,8 @@ def run_embed(args: argparse.Namespace) -> int:
     tiles = parse_tiles(args.tiles, args.overlap)
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    if not 0.0 <= args.weight <= 1.0:
-        raise UsageError("--weight must lie in [0, 1]")
+    if args.weight is not None and not 0.0 <= args.weight <= 1.0:
+        raise UsageError("--symmetry-weight must lie in [0, 1]")
     progress = not args.quiet
     model = resolve_model_name(args.model)
 
@@ -217,7 +225,7 @@ def run_embed(args: argparse.Namespace) -> int:
             progress=progress,
             client=client,
             batch_size=args.batch_size,
-            weight=args.weight,
+            symmetry_weight=args.weight,
             info={
                 "device": args.device,
                 "tiles": args.tiles,

@@ -416,11 +416,11 @@ def test_weight_slider_blends_branches_and_caches_each_map(collection, features)
         progress=False,
     )
     assert ex.blendable and ex.controls._weight.layout.display == ""
-    first = ex.tree
+    first, initial = ex.tree, ex.weight
     ex.controls.weight = 0.9
     assert ex.weight == 0.9 and ex.tree is not first
     assert not np.array_equal(ex.tree.coords, first.coords)
-    ex.controls.weight = 0.5
+    ex.controls.weight = initial
     assert ex.tree is first  # cached per weight
 
 

@@ -128,7 +128,7 @@ class Explorer(w.VBox):
         embeddings: Any = None,
         coords: Any = None,
         tiles: Any = None,
-        weight: float = 0.5,
+        weight: float | None = None,
         symmetry_weight: float | None = None,
         read_only: bool = False,
         device: str = "auto",
@@ -144,6 +144,10 @@ class Explorer(w.VBox):
         super().__init__()
         if symmetry_weight is not None:  # the blend's public name; ``weight`` its alias
             weight = symmetry_weight
+        if weight is None:
+            from symsim_widgets.embedding import DEFAULT_SYMMETRY_WEIGHT
+
+            weight = DEFAULT_SYMMETRY_WEIGHT
         self._progress_out = w.Output()
         notices: list[str] = []
         collection = None
@@ -231,7 +235,7 @@ class Explorer(w.VBox):
             {b: embeddings[b] for b in BLEND_BRANCHES} if blend else {"features": bundle.features}
         )
         if weight is None:
-            weight = float(bundle.info.get("weight", 0.5)) if blend else 0.5
+            weight = float(bundle.info["weight"]) if blend and "weight" in bundle.info else None
         self = cls(
             embeddings=branches,
             items=bundle.items,
