@@ -255,7 +255,7 @@ def test_natural_groups_pfm_tiles_by_sample_across_channels(natural):
     root and unit length the content decides (measured on the benchmark: leave-channel-out
     0.769 raw, 0.962 now).
     """
-    from symsim_widgets.io import normalize
+    from symsim_widgets.imaging import normalize
     from symsim_widgets.retrieval import knn_vote_accuracy
 
     scans = {
