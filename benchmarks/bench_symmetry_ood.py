@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         branches = embed_branches(
             images, model="symmetry+natural", device="cpu", cache=False, progress=False
         )
-        sym = combine_features(branches["symmetry"], branches["natural"], weight=1.0)
-        nat = combine_features(branches["symmetry"], branches["natural"], weight=0.0)
+        sym = combine_features(branches["symmetry"], branches["natural"], symmetry_weight=1.0)
+        nat = combine_features(branches["symmetry"], branches["natural"], symmetry_weight=0.0)
         knn_sym, _ = neighbour_group_accuracy(sym, labels, args.k)
         knn_nat, _ = neighbour_group_accuracy(nat, labels, args.k)
         print(f"| {name} | {len(images)} | {top1:.3f} | {knn_sym:.3f} | {knn_nat:.3f} | "
