@@ -25,9 +25,9 @@ vote (:func:`symsim_widgets.retrieval.knn_vote_accuracy`):
 
 Embeddings: ``natural`` (the baseline of every ratio), ``symmetry``, and
 ``symmetry+natural`` as the package blends it (:func:`combine_features`, the default
-``symmetry_weight`` and, with ``--gate``, the per-item periodicity gate fed by
-:func:`periodicity_stand_in`, see there). ``--weights 0.25,0.5`` adds rows of the blend at
-other weights.
+``symmetry_weight``, ungated and gated per item by the package's own periodicity score,
+:func:`~symsim_widgets.symmetry.periodicity.estimate_lattices`, as bundles and the
+Explorer gate it). ``--weights 0.25,0.5`` adds rows of the blend at other weights.
 
 Usage: ``python benchmarks/bench_real_retrieval.py [--per-scale 6] [--rotated 6]``.
 """
@@ -131,89 +131,6 @@ def pfm_tiles(pfm: dict[tuple[str, str], np.ndarray], per_half: int, seed: int) 
     return TileSet(tiles, np.asarray(label), np.asarray(group))
 
 
-def periodicity_stand_in(tiles: list[np.ndarray], size: int = 128) -> np.ndarray:
-    """A simple per-tile periodicity score in [0, 1], standing in for the package's.
-
-    The tile is normalised (percentiles 0.5-99.5), resized to ``size`` px, levelled
-    (a plane removed), Hann-windowed; its autocorrelation (through the FFT) is divided
-    by the zero-lag value. Around the origin, the autocorrelation of any image falls;
-    that of a lattice rises again at every lattice vector. The score is the highest
-    local maximum outside the central lobe (the disc where it stays above 0.3),
-    clipped to [0, 1], divided by the Hann window's own autocorrelation there so a
-    perfect lattice scores near 1. It is a stand-in for the benchmark only: the
-    package's score comes from ``classify_symmetry``'s ``periodicity`` column.
-    """
-    from scipy import ndimage
-    from skimage.transform import resize
-
-    from symsim_widgets.io import normalize
-
-    hann = np.outer(np.hanning(size), np.hanning(size))
-    window_acf = np.fft.ifft2(np.abs(np.fft.fft2(hann, s=(2 * size, 2 * size))) ** 2).real
-    window_acf = np.fft.fftshift(window_acf / window_acf[0, 0])[
-        size // 2 : size // 2 + size, size // 2 : size // 2 + size
-    ]
-    yy, xx = np.mgrid[:size, :size] - size // 2
-    radius = np.hypot(yy, xx)
-    scores = np.empty(len(tiles))
-    for i, tile in enumerate(tiles):
-        img = resize(normalize(tile), (size, size), anti_aliasing=True)
-        a = np.c_[yy.ravel(), xx.ravel(), np.ones(size * size)]
-        plane, *_ = np.linalg.lstsq(a, img.ravel(), rcond=None)
-        img = (img - (a @ plane).reshape(size, size)) * hann
-        spec = np.abs(np.fft.fft2(img, s=(2 * size, 2 * size))) ** 2
-        acf = np.fft.ifft2(spec).real
-        acf = np.fft.fftshift(acf / max(acf[0, 0], 1e-12))[
-            size // 2 : size // 2 + size, size // 2 : size // 2 + size
-        ]
-        acf = acf / np.maximum(window_acf, 0.05)
-        lobe = ndimage.label(acf > 0.3)[0]
-        central = lobe == lobe[size // 2, size // 2]
-        peaks = (acf == ndimage.maximum_filter(acf, size=5)) & ~central & (radius < size // 3)
-        scores[i] = float(np.clip(acf[peaks].max(), 0.0, 1.0)) if peaks.any() else 0.0
-    return scores
-
-
-def check_stand_in(seed: int = 0) -> None:
-    """Print how :func:`periodicity_stand_in` scores lattices and non-lattices.
-
-    68 generated wallpaper patterns (4 of each group, 256 px, 3-12 cells across, half
-    corruption strength) against 6 random 128 px tiles of each of seven scikit-image
-    images and 10 uniform-noise images.
-    """
-    import skimage.data
-
-    from symsim_widgets.symmetry import WALLPAPER_GROUPS, generate_wallpaper
-
-    patterns = [
-        np.asarray(
-            generate_wallpaper(
-                WALLPAPER_GROUPS[i % 17],
-                size=256,
-                rng=np.random.default_rng(i),
-                cells=(3.0, 12.0),
-                corruption_strength=0.5,
-            )[0],
-            np.float32,
-        )
-        for i in range(68)
-    ]
-    rng = np.random.default_rng(seed)
-    others = []
-    for name in ("brick", "grass", "gravel", "moon", "camera", "cell", "coins"):
-        image = getattr(skimage.data, name)().astype(np.float64)
-        for _ in range(6):
-            y, x = rng.integers(0, min(image.shape) - 128, 2)
-            others.append(image[y : y + 128, x : x + 128])
-    others += [rng.random((128, 128)) for _ in range(10)]
-    for label, tiles in (("wallpaper patterns", patterns), ("textures and noise", others)):
-        p = periodicity_stand_in(tiles)
-        print(
-            f"stand-in on {len(tiles)} {label}: median {np.median(p):.2f}, "
-            f">= 0.6: {np.mean(p >= 0.6):.2f}, <= 0.2: {np.mean(p <= 0.2):.2f}"
-        )
-
-
 def embed_tiles(tiles: list[np.ndarray], cache: bool = True) -> dict[str, np.ndarray]:
     """Raw ``symmetry`` and ``natural`` features of the tiles (embedding cache on)."""
     from symsim_widgets.collection import Collection
@@ -262,17 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", default="", help="extra blend weights, e.g. 0.25,0.75")
     parser.add_argument("--no-cache", action="store_true", help="embed without the cache")
-    parser.add_argument(
-        "--check-periodicity", action="store_true", help="only score the periodicity stand-in"
-    )
     args = parser.parse_args(argv)
-    if args.check_periodicity:
-        check_stand_in(args.seed)
-        return 0
 
     from real_images import load_real_images
 
     from symsim_widgets.embedding import DEFAULT_SYMMETRY_WEIGHT, combine_features
+    from symsim_widgets.symmetry.periodicity import estimate_lattices
 
     images = load_real_images()
     for note in images.skipped:
@@ -291,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     n_cross = len(cross.tiles)
     collections = {"real": cross.tiles + rotated.tiles} | ({"pfm": pfm.tiles} if pfm else {})
     branches = {k: embed_tiles(t, cache=not args.no_cache) for k, t in collections.items()}
-    periodicity = {k: periodicity_stand_in(t) for k, t in collections.items()}
+    periodicity = {
+        k: estimate_lattices(t)["periodicity"].to_numpy() for k, t in collections.items()
+    }
     print(f"embedding and periodicity: {time.perf_counter() - t0:.1f} s")
 
     def split(rows_by_collection: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -331,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | " + " | ".join(cells) + " |")
     p = np.concatenate(list(periodicity.values()))
     print(
-        f"\nperiodicity stand-in: median {np.median(p):.2f}, "
+        f"\nperiodicity (estimate_lattices): median {np.nanmedian(p):.2f}, "
         f"share above 0.5: {np.mean(p > 0.5):.2f}"
     )
     return 0
