@@ -65,17 +65,22 @@ def wait_for_count(page: Any, selector: str, expected: int, timeout: float = 60_
     )
 
 
-def lasso_half_and_explore(page: Any) -> int:
-    """Lasso about half of the drawn points, press *explore selection*, wait for the child
-    node (depth 1, as many points as were selected); return how many were selected."""
-    polygon, _ = split_polygon(dots(page))
+def lasso_and_count(page: Any, polygon: list[tuple[float, float]]) -> int:
+    """Draw the lasso and return how many points the widget then says are selected."""
     lasso(page, polygon)
     page.wait_for_function(
         "() => document.querySelector('.symsim-selected-count').textContent.trim() !== '0'",
         timeout=30_000,
     )
     page.wait_for_timeout(300)  # a late move event must not change the count
-    selected = int(text(page, ".symsim-selected-count"))
+    return int(text(page, ".symsim-selected-count"))
+
+
+def lasso_half_and_explore(page: Any) -> int:
+    """Lasso about half of the drawn points, press *explore selection*, wait for the child
+    node (depth 1, as many points as were selected); return how many were selected."""
+    polygon, _ = split_polygon(dots(page))
+    selected = lasso_and_count(page, polygon)
     page.click(".symsim-explore")
     wait_for_count(page, ".symsim-node-depth", 1)
     wait_for_count(page, ".symsim-node-count", selected)

@@ -8,7 +8,7 @@ positions of the drawn points in the page.
 from __future__ import annotations
 
 import numpy as np
-from browser_helpers import dots, lasso, split_polygon, text, wait_for_count
+from browser_helpers import dots, lasso_and_count, split_polygon, text, wait_for_count
 from skimage.measure import points_in_poly
 
 
@@ -29,13 +29,7 @@ def _lasso_and_check(page, artifacts, name):
     assert len(points) >= 6, f"only {len(points)} points drawn"
     polygon, _ = split_polygon(points)
     expected = int(points_in_poly(points, np.asarray(polygon)).sum())
-    lasso(page, polygon)
-    page.wait_for_function(
-        "() => document.querySelector('.symsim-selected-count').textContent.trim() !== '0'",
-        timeout=30_000,
-    )
-    page.wait_for_timeout(300)  # a late move event must not change the count
-    selected = int(text(page, ".symsim-selected-count"))
+    selected = lasso_and_count(page, polygon)
     # What the mouse enclosed, up to points lying on the drawn path itself
     assert abs(selected - expected) <= _near_edges(points, polygon), (selected, expected)
     page.screenshot(path=str(artifacts / f"{name}-lasso.png"))
