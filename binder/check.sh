@@ -26,13 +26,18 @@ grep -v -- "--extra-index-url" binder/requirements.txt >"$requirements"
 # Binder runs postBuild from the repository root, with the environment on PATH.
 PATH="$venv/bin:$PATH" bash binder/postBuild
 
+# Serve a copy of the notebooks, so that what JupyterLab saves never touches the checkout
+# (the package itself is installed from the checkout, as Binder installs it).
+serve_root=$(mktemp -d)
+cp -r notebooks "$serve_root/"
+
 port=$("$check_python" -c "from symsim_widgets.dashboard import free_port; print(free_port())")
 log="$artifacts/lab.log"
 "$venv/bin/jupyter" lab --no-browser --port="$port" --ServerApp.ip=127.0.0.1 \
-  --IdentityProvider.token= --ServerApp.password= --ServerApp.root_dir="$PWD" \
+  --IdentityProvider.token= --ServerApp.password= --ServerApp.root_dir="$serve_root" \
   --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
-  --allow-root --LabApp.workspaces_dir="$artifacts/workspaces" \
-  --LabApp.user_settings_dir="$artifacts/settings" >"$log" 2>&1 &
+  --allow-root --LabApp.workspaces_dir="$serve_root/.workspaces" \
+  --LabApp.user_settings_dir="$serve_root/.settings" >"$log" 2>&1 &
 lab=$!
 trap 'kill $lab 2>/dev/null || true; wait $lab 2>/dev/null || true' EXIT
 deadline=$((SECONDS + 180))

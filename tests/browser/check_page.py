@@ -43,13 +43,13 @@ def check_voila(page, drill: bool) -> str:
 
 
 def check_lab(page, drill: bool = False) -> str:
-    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=LOAD_TIMEOUT_MS)
+    # the notebook is open (its first cell may be rendered markdown, whose editor is
+    # hidden) and its kernel is idle
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=LOAD_TIMEOUT_MS)
     page.wait_for_selector(
         ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=LOAD_TIMEOUT_MS
     )
     for _attempt in range(3):
-        page.click(".jp-Notebook .jp-Cell .jp-InputArea-prompt")
-        page.keyboard.press("Escape")
         page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=30_000)
         page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=30_000)
         try:
