@@ -49,21 +49,9 @@ def _extra_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip((noisy - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32)
 
 
-def _drawn(draw, *args, **kwargs):
-    """``draw(*args, **kwargs)``, called again (up to 10 times) when the generator finds no
-    motif free of extra symmetry for a rare lattice (``RuntimeError``; its random state
-    has moved on, so the next call draws anew)."""
-    for _ in range(9):
-        try:
-            return draw(*args, **kwargs)
-        except RuntimeError:
-            continue
-    return draw(*args, **kwargs)
-
-
 def make_sets(per_group: int, size: int, holdout: str, seed: int) -> dict[str, list]:
     """``{name: [(image, group index), ...]}`` for every evaluation set."""
-    from symsim_widgets.symmetry.generator import generate_sample
+    from symsim_widgets.symmetry.generator import generate_sample, redrawn
     from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
     from symsim_widgets.symmetry.independent import independent_wallpaper
 
@@ -75,7 +63,7 @@ def make_sets(per_group: int, size: int, holdout: str, seed: int) -> dict[str, l
         for g, group in enumerate(WALLPAPER_GROUPS):
             rng = np.random.default_rng([seed, 0, b, g])
             for _ in range(per_group):
-                sample = _drawn(independent_wallpaper, group, size, cells=cells, rng=rng)
+                sample = redrawn(independent_wallpaper, group, size, cells=cells, rng=rng)
                 items.append((sample.image, g))
         sets[f"independent {cells[0]:g}-{cells[1]:g}"] = items
     variants = {
@@ -88,7 +76,7 @@ def make_sets(per_group: int, size: int, holdout: str, seed: int) -> dict[str, l
         for g, group in enumerate(WALLPAPER_GROUPS):
             rng = np.random.default_rng([seed, vid, g])
             for _ in range(per_group):
-                sample = _drawn(
+                sample = redrawn(
                     generate_sample, group, size, rng=rng, sources=sources, **training_kw
                 )
                 image = sample.image

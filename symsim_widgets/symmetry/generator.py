@@ -54,8 +54,9 @@ True
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -86,6 +87,7 @@ __all__ = [
     "generate_batch",
     "generate_sample",
     "generate_wallpaper",
+    "redrawn",
 ]
 
 # Gaussian band limit of the motif, in pixels: keeps the rendered pattern smooth enough at
@@ -95,6 +97,8 @@ BAND_LIMIT_PX = 0.9
 
 # generate_batch draws a pattern again (new lattice) at most this many times
 REDRAWS = 10
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -355,11 +359,18 @@ def generate_batch(
     labels = rng.integers(len(groups), size=n)
     images = np.empty((n, size, size), np.float32)
     for k, lab in enumerate(labels):
-        for redraw in range(REDRAWS + 1):
-            try:
-                images[k] = generate_sample(groups[lab], size, rng=rng, **kwargs).image
-                break
-            except RuntimeError:
-                if redraw == REDRAWS:
-                    raise
+        images[k] = redrawn(generate_sample, groups[lab], size, rng=rng, **kwargs).image
     return images, labels.astype(np.int64)
+
+
+def redrawn(draw: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``draw(*args, **kwargs)``, called again (up to :data:`REDRAWS` times) when the
+    generator finds no motif free of extra symmetry for a rare lattice (``RuntimeError``
+    from :func:`generate_sample`). ``draw`` must take its random state from a generator
+    passed in, which has moved on, so each call draws anew; the last error is raised."""
+    for _ in range(REDRAWS):
+        try:
+            return draw(*args, **kwargs)
+        except RuntimeError:
+            continue
+    return draw(*args, **kwargs)

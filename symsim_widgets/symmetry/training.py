@@ -41,7 +41,7 @@ from scipy import ndimage
 from torch import nn
 
 from symsim_widgets.symmetry.config import TrainConfig
-from symsim_widgets.symmetry.generator import generate_batch, generate_sample
+from symsim_widgets.symmetry.generator import generate_batch, generate_sample, redrawn
 from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
 from symsim_widgets.symmetry.independent import independent_wallpaper
 from symsim_widgets.symmetry.network import (
@@ -141,17 +141,6 @@ def _variant_image(cfg: TrainConfig, variant: str, group: str, rng) -> np.ndarra
     return img.astype(np.float32)
 
 
-def _drawn_variant_image(cfg: TrainConfig, variant: str, group: str, rng) -> np.ndarray:
-    """:func:`_variant_image`, drawn again (the generator moves on) when a rare pattern
-    finds no motif free of extra symmetry within its attempts."""
-    for _attempt in range(9):
-        try:
-            return _variant_image(cfg, variant, group, rng)
-        except RuntimeError:
-            continue
-    return _variant_image(cfg, variant, group, rng)
-
-
 def _identity(x):
     return x
 
@@ -178,7 +167,7 @@ class _EvalImages(torch.utils.data.Dataset):
         vid = EVAL_VARIANTS.index(variant)
         rng = np.random.default_rng([cfg.test_seed, vid, g])
         imgs = np.stack(
-            [_drawn_variant_image(cfg, variant, WALLPAPER_GROUPS[g], rng) for _ in range(count)]
+            [redrawn(_variant_image, cfg, variant, WALLPAPER_GROUPS[g], rng) for _ in range(count)]
         )
         return variant, g, torch.from_numpy(imgs[:, None])
 
