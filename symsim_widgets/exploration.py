@@ -24,6 +24,7 @@ import base64
 import binascii
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -642,8 +643,8 @@ class ExplorationNode:
             "id": self._id,
             "label": self._label,
             "params": self.params,
-            "indices": _encode_array(self._indices, "<i8"),
-            "coords": _encode_array(self._coords, "<f4"),
+            "indices": encode_array(self._indices, "<i8"),
+            "coords": encode_array(self._coords, "<f4"),
             "children": [c._node_dict() for c in self._children],
         }
 
@@ -847,18 +848,33 @@ def _preview(values: np.ndarray, limit: int = 10) -> str:
     return f"[{shown}{more}]"
 
 
-def _encode_array(array: np.ndarray, dtype: str) -> dict[str, Any]:
+def encode_array(array: np.ndarray, dtype: str, *, compress: bool = False) -> dict[str, Any]:
+    """JSON-ready ``{dtype, shape, base64}`` of ``array`` as little-endian ``dtype`` bytes
+    (``zlib_base64`` instead of ``base64`` with ``compress``); read by :func:`decode_array`."""
     data = np.ascontiguousarray(array, dtype=dtype).tobytes()
+    key = "base64"
+    if compress:
+        data, key = zlib.compress(data, level=6), "zlib_base64"
     return {
         "dtype": dtype,
         "shape": list(array.shape),
-        "base64": base64.b64encode(data).decode("ascii"),
+        key: base64.b64encode(data).decode("ascii"),
     }
 
 
-def _decode_array(obj: Any, dtype: str, where: str) -> np.ndarray:
-    """An array written by :func:`_encode_array`."""
-    if not isinstance(obj, Mapping) or not {"dtype", "shape", "base64"} <= obj.keys():
+def decode_array(obj: Any, dtype: str, where: str) -> np.ndarray:
+    """An array written by :func:`encode_array` (compressed or not).
+
+    Raises
+    ------
+    TreeFormatError
+        Naming ``where``, for anything that is not such an array of ``dtype``.
+    """
+    keys = {"dtype", "shape"}
+    if not isinstance(obj, Mapping) or not keys <= obj.keys():
+        raise TreeFormatError(f"{where}: expected an encoded array (dtype, shape, base64)")
+    compressed = "zlib_base64" in obj
+    if not compressed and "base64" not in obj:
         raise TreeFormatError(f"{where}: expected an encoded array (dtype, shape, base64)")
     if obj["dtype"] != dtype:
         raise TreeFormatError(f"{where}: dtype {obj['dtype']!r}, expected {dtype!r}")
@@ -866,8 +882,10 @@ def _decode_array(obj: Any, dtype: str, where: str) -> np.ndarray:
     if not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape):
         raise TreeFormatError(f"{where}: invalid shape {shape!r}")
     try:
-        raw = base64.b64decode(obj["base64"], validate=True)
-    except (binascii.Error, TypeError, ValueError) as exc:
+        raw = base64.b64decode(obj["zlib_base64" if compressed else "base64"], validate=True)
+        if compressed:
+            raw = zlib.decompress(raw)
+    except (binascii.Error, TypeError, ValueError, zlib.error) as exc:
         raise TreeFormatError(f"{where}: corrupt base64 data ({exc})") from exc
     itemsize = np.dtype(dtype).itemsize
     count = int(np.prod(shape))
@@ -916,7 +934,7 @@ def _node_from_dict(
     except TypeError as exc:
         raise TreeFormatError(f"{where}: {exc}") from exc
 
-    indices = _decode_array(_get(data, "indices", None, where), "<i8", f"{where} indices")
+    indices = decode_array(_get(data, "indices", None, where), "<i8", f"{where} indices")
     n_points = tree.n_points
     if indices.ndim != 1 or indices.size == 0:
         raise TreeFormatError(f"{where}: indices must be a non-empty 1-D array")
@@ -940,7 +958,7 @@ def _node_from_dict(
             )
 
     coords_data = _get(data, "coords", None, where)
-    coords = _decode_array(coords_data, "<f4", f"{where} coords")
+    coords = decode_array(coords_data, "<f4", f"{where} coords")
     try:
         coords = _as_coords(coords, indices.size, "coords")
     except (TypeError, ValueError) as exc:

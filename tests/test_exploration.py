@@ -414,7 +414,7 @@ def _saved() -> dict:
 
 
 def _encoded(values, dtype):
-    return exploration._encode_array(np.asarray(values), dtype)
+    return exploration.encode_array(np.asarray(values), dtype)
 
 
 def _corrupt(edit):

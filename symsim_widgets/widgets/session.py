@@ -18,11 +18,9 @@ mismatched).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import time
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from symsim_widgets._files import write_text_atomically
-from symsim_widgets.exploration import ExplorationNode
+from symsim_widgets.exploration import ExplorationNode, decode_array, encode_array
 
 if TYPE_CHECKING:  # pragma: no cover
     from symsim_widgets.widgets.explorer import Explorer
@@ -146,7 +144,8 @@ def _features_record(explorer: Explorer) -> dict[str, Any]:
     return {
         "origin": "supplied",
         "branches": {
-            name: _encode_compressed(array) for name, array in explorer._branches.items()
+            name: encode_array(array, "<f4", compress=True)
+            for name, array in explorer._branches.items()
         },
     }
 
@@ -154,24 +153,6 @@ def _features_record(explorer: Explorer) -> dict[str, Any]:
 def _bundle_fingerprint(manifest: dict[str, Any]) -> dict[str, Any]:
     """What identifies one written bundle: its creation time, size and arrays."""
     return {k: manifest.get(k) for k in ("created", "n_items", "embeddings")}
-
-
-def _encode_compressed(array: np.ndarray) -> dict[str, Any]:
-    data = np.ascontiguousarray(array, dtype="<f4")
-    packed = zlib.compress(data.tobytes(), level=6)
-    return {
-        "dtype": "<f4",
-        "shape": list(data.shape),
-        "zlib_base64": base64.b64encode(packed).decode(),
-    }
-
-
-def _decode_compressed(record: dict[str, Any], what: str) -> np.ndarray:
-    try:
-        raw = zlib.decompress(base64.b64decode(record["zlib_base64"]))
-        return np.frombuffer(raw, dtype=record["dtype"]).reshape(record["shape"]).copy()
-    except (KeyError, TypeError, ValueError, zlib.error) as exc:
-        raise ValueError(f"{what}: the stored embeddings are corrupt ({exc})") from exc
 
 
 def _json_default(value: Any) -> Any:
@@ -251,7 +232,7 @@ def load_session(
             embeddings = kwargs.pop("embeddings", None)
             if embeddings is None:
                 embeddings = {
-                    name: _decode_compressed(record, f"{path}: branch {name!r}")
+                    name: decode_array(record, "<f4", f"{path}: stored embeddings {name!r}")
                     for name, record in features["branches"].items()
                 }
             explorer = cls(
@@ -422,11 +403,6 @@ def _keys(items: pd.DataFrame) -> list[tuple[Any, ...]]:
 # ---------------------------------------------------------------------- growing
 
 
-def _encode(array: np.ndarray, dtype: str) -> dict[str, Any]:
-    data = np.ascontiguousarray(array, dtype=dtype).tobytes()
-    return {"dtype": dtype, "shape": list(array.shape), "base64": base64.b64encode(data).decode()}
-
-
 def extend_tree(root: ExplorationNode, embeddings: np.ndarray) -> ExplorationNode:
     """A tree over ``embeddings`` (old items first, then new ones) that keeps every
     selection of ``root``: their root indices stay valid; the root is re-projected."""
@@ -441,6 +417,6 @@ def extend_tree(root: ExplorationNode, embeddings: np.ndarray) -> ExplorationNod
     coords = np.asarray(project(embeddings, **params), dtype=np.float32)
     data["n_points"] = n
     data["embedding_dim"] = int(embeddings.shape[1])
-    data["root"]["indices"] = _encode(np.arange(n), "<i8")
-    data["root"]["coords"] = _encode(coords, "<f4")
+    data["root"]["indices"] = encode_array(np.arange(n), "<i8")
+    data["root"]["coords"] = encode_array(coords, "<f4")
     return ExplorationNode.from_dict(data, embeddings=embeddings)
