@@ -42,15 +42,9 @@ CELLS = (3.0, 20.0)
 MIN_CELL_PX = 12.0
 
 
-def _extra_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    photons = rng.uniform(5, 20)
-    noisy = rng.poisson(image * photons) / photons + rng.normal(0, 0.08, image.shape)
-    lo, hi = np.percentile(noisy, [0.5, 99.5])
-    return np.clip((noisy - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32)
-
-
 def make_sets(per_group: int, size: int, holdout: str, seed: int) -> dict[str, list]:
     """``{name: [(image, group index), ...]}`` for every evaluation set."""
+    from symsim_widgets.symmetry.corruption import heavy_noise
     from symsim_widgets.symmetry.generator import generate_sample, redrawn
     from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
     from symsim_widgets.symmetry.independent import independent_wallpaper
@@ -80,7 +74,7 @@ def make_sets(per_group: int, size: int, holdout: str, seed: int) -> dict[str, l
                     generate_sample, group, size, rng=rng, sources=sources, **training_kw
                 )
                 image = sample.image
-                items.append((_extra_noise(image, rng) if noisy else image, g))
+                items.append((heavy_noise(image, rng) if noisy else image, g))
         sets[name] = items
     return sets
 

@@ -171,9 +171,8 @@ def classify_symmetry(
         probs = probabilities[[f"p_{g}" for g in names]].to_numpy()
         table = _probability_table(probs, names, periodicity=lattice["periodicity"].to_numpy())
         return pd.concat([table, lattice], axis=1)
-    network, meta = load_classifier(checkpoint, device)
+    logits_of, meta = _logit_runner(checkpoint, device)
     names = list(meta["class_names"])
-    dev = next(network.parameters()).device
     probs = np.full((len(collection), len(names)), np.nan, dtype=np.float64)
     estimates: list[Any] = [None] * len(collection)
 
@@ -203,7 +202,7 @@ def classify_symmetry(
                 pending = pool.submit(prepare, batches[k + 1])
             if not idx:
                 continue
-            logits = network(x.to(dev)).float()
+            logits = logits_of(x).float()
             probs[idx] = torch.softmax(logits, dim=1).cpu().numpy()
             for i, estimate in zip(idx, found, strict=True):
                 estimates[i] = estimate
@@ -211,6 +210,42 @@ def classify_symmetry(
     lattice = lattice_columns(estimates, item_pixel_sizes(collection))
     table = _probability_table(probs, names, periodicity=lattice["periodicity"].to_numpy())
     return pd.concat([table, lattice], axis=1)
+
+
+def _logit_runner(checkpoint: str | os.PathLike | None, device: str) -> tuple[Any, dict]:
+    """``(logits_of, metadata)``: ``logits_of(batch)`` gives the network's logits (the
+    mean over its orientations) of a prepared CPU batch.
+
+    The registry's model (``checkpoint`` None) runs as ``embed(model="symmetry")`` does:
+    its feature extractor TorchScript-traced and frozen on the CPU (mixed precision on a
+    GPU), then the final linear layer, which equals the eager network's logits within
+    1e-4 relative (checked when the trace is built). A checkpoint path runs eagerly.
+    """
+    import torch
+
+    from symsim_widgets.models import load_model
+
+    feature_model = load_model("symmetry", device=device) if checkpoint is None else None
+    if feature_model is not None and feature_model.metadata.get("weights") == str(
+        _default_weights()
+    ):
+        head = feature_model.network.fc
+
+        def logits_of(batch: torch.Tensor) -> torch.Tensor:
+            features = feature_model.features(batch)
+            with torch.inference_mode():
+                return head(features.to(head.weight.device, head.weight.dtype))
+
+        return logits_of, dict(feature_model.metadata)
+    # a checkpoint path, or SYMSIM_SYMMETRY_WEIGHTS changed since the registry built its
+    # model: the file itself, eagerly
+    network, meta = load_classifier(checkpoint, device)
+    dev = next(network.parameters()).device
+
+    def eager_logits(batch: torch.Tensor) -> torch.Tensor:
+        return network(batch.to(dev))
+
+    return eager_logits, meta
 
 
 def _checkpoint_of(

@@ -87,6 +87,15 @@ def configure_train_parser(parser: argparse.ArgumentParser) -> None:
         "ranges); the test sets use the same strength, plus a full-strength one below 1",
     )
     parser.add_argument(
+        "--extra-noise",
+        type=float,
+        default=d.extra_noise,
+        metavar="SHARE",
+        help="share of training patterns given heavy shot and read noise on top of the "
+        "corruption (a low-dose scan: 3-40 photons at the brightest pixel, read noise up "
+        "to 0.12)",
+    )
+    parser.add_argument(
         "--orientations",
         type=int,
         default=d.orientations,
@@ -187,9 +196,9 @@ def run_train(args: argparse.Namespace) -> int:
 # recorded command spells them out
 _TRAIN_OPTIONS = (
     "steps", "batch_size", "views", "input_size", "arch", "stem", "width", "orientations",
-    "lr", "weight_decay", "warmup", "min_cell_px", "corruption_strength", "seed", "test_seed",
-    "test_per_group", "variant_per_group", "eval_every", "checkpoint_every", "log_every",
-    "workers", "device", "time_limit", "init_from",
+    "lr", "weight_decay", "warmup", "min_cell_px", "corruption_strength", "extra_noise", "seed",
+    "test_seed", "test_per_group", "variant_per_group", "eval_every", "checkpoint_every",
+    "log_every", "workers", "device", "time_limit", "init_from",
 )  # fmt: skip
 
 

@@ -33,6 +33,7 @@ class TrainConfig:
     cells: tuple[float, float] = (3.0, 12.0)
     min_cell_px: float = 16.0
     corruption_strength: float = 1.0
+    extra_noise: float = 0.0  # share of training patterns given heavy shot + read noise
     seed: int = 0
     test_seed: int = 20_260_000
     test_per_group: int = 200
@@ -70,6 +71,9 @@ class TrainConfig:
             raise ValueError(
                 f"corruption_strength must be in [0, 1], got {self.corruption_strength}"
             )
+
+        if not 0.0 <= self.extra_noise <= 1.0:
+            raise ValueError(f"extra_noise must be in [0, 1], got {self.extra_noise}")
 
     @property
     def patterns_per_batch(self) -> int:

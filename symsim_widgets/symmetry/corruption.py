@@ -79,3 +79,32 @@ def corrupt(
     lo, hi = np.percentile(img, [0.5, 99.5])
     img = np.clip((img - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
     return img.astype(np.float32), p
+
+
+def heavy_noise(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    photons: tuple[float, float] = (5.0, 20.0),
+    read_noise: float = 0.08,
+) -> np.ndarray:
+    """Strong shot and read noise on top of an image in ``[0, 1]``: a low-dose scan.
+
+    Poisson noise at ``photons`` (drawn uniformly from the range) at the brightest pixel,
+    then Gaussian noise of standard deviation ``read_noise``; the result is rescaled to
+    ``[0, 1]`` between its 0.5 and 99.5 percentiles. This is the ``noisy`` evaluation set
+    of the training and the "extra noise" set of ``benchmarks/bench_symmetry_ood.py``, and
+    (with ``TrainConfig.extra_noise``) part of the training data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> noisy = heavy_noise(np.full((8, 8), 0.5), np.random.default_rng(0))
+    >>> noisy.dtype, float(noisy.min()) >= 0.0, float(noisy.max()) <= 1.0
+    (dtype('float32'), True, True)
+    """
+    n_photons = rng.uniform(*photons)
+    noisy = rng.poisson(np.clip(image, 0, None) * n_photons) / n_photons
+    noisy = noisy + rng.normal(0.0, read_noise, np.shape(image))
+    lo, hi = np.percentile(noisy, [0.5, 99.5])
+    return np.clip((noisy - lo) / max(hi - lo, 1e-6), 0.0, 1.0).astype(np.float32)

@@ -41,6 +41,7 @@ from scipy import ndimage
 from torch import nn
 
 from symsim_widgets.symmetry.config import TrainConfig
+from symsim_widgets.symmetry.corruption import heavy_noise
 from symsim_widgets.symmetry.generator import generate_batch, generate_sample, redrawn
 from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
 from symsim_widgets.symmetry.independent import independent_wallpaper
@@ -81,6 +82,14 @@ class _TrainBatches(torch.utils.data.Dataset):
             min_cell_px=cfg.min_cell_px,
             corruption_strength=cfg.corruption_strength,
         )
+        if cfg.extra_noise > 0:
+            noise_rng = np.random.default_rng([cfg.seed, int(step), 2])
+            for k in np.flatnonzero(noise_rng.random(len(images)) < cfg.extra_noise):
+                # a little beyond the evaluation's range on both ends
+                read_noise = noise_rng.uniform(0.0, 0.12)
+                images[k] = heavy_noise(
+                    images[k], noise_rng, photons=(3.0, 40.0), read_noise=read_noise
+                )
         if cfg.views > 1:
             images, labels = dihedral_views(
                 images, labels, cfg.views, np.random.default_rng([cfg.seed, int(step), 1])
@@ -133,11 +142,7 @@ def _variant_image(cfg: TrainConfig, variant: str, group: str, rng) -> np.ndarra
         return np.clip(rot[y0 : y0 + n, y0 : y0 + n], 0, 1)
     img = generate_sample(group, n, rng=rng, sources=cfg.train_sources, **kw).image
     if variant == "noisy":
-        photons = rng.uniform(5, 20)
-        img = rng.poisson(img * photons) / photons
-        img = img + rng.normal(0, 0.08, img.shape)
-        lo, hi = np.percentile(img, [0.5, 99.5])
-        img = np.clip((img - lo) / max(hi - lo, 1e-6), 0, 1)
+        img = heavy_noise(img, rng)
     return img.astype(np.float32)
 
 
@@ -329,7 +334,7 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
 
 _SAME_RUN_KEYS = (
     "batch_size", "views", "input_size", "arch", "stem", "width", "train_sources", "cells",
-    "min_cell_px", "corruption_strength", "seed", "lr", "weight_decay", "warmup",
+    "min_cell_px", "corruption_strength", "extra_noise", "seed", "lr", "weight_decay", "warmup",
 )  # fmt: skip
 
 
@@ -549,6 +554,7 @@ def train_symmetry(
             "cells": list(cfg.cells),
             "min_cell_px": cfg.min_cell_px,
             "corruption_strength": cfg.corruption_strength,
+            "extra_noise": cfg.extra_noise,
             "views_per_pattern": cfg.views,
             "batch_seed": "numpy default_rng([seed, step])",
             "test_seed": cfg.test_seed,

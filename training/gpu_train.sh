@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Stage 3 of the symmetry network: continue the shipped weights on the new motif families
-# (atoms, domains, stripes next to image and blobs; `field` held out) at full corruption
-# strength, with 3-8 cells across the 96-pixel input, on one GPU for about 7 minutes.
+# Continue the shipped symmetry network on one GPU for a few minutes: the motif families
+# image, blobs, atoms, domains and stripes (`field` held out) at full corruption strength,
+# 3-8 cells across the 96-pixel input. Stage 3 ran it with the defaults; stage 4 with
+#   SEED=4 LR=1e-3 EXTRA_NOISE=0.3 TRAIN_MINUTES=8 (see training/README.md).
 #
-#   training/gpu_stage3.sh OUT_DIR [RUN_DIR]
+#   training/gpu_train.sh OUT_DIR [RUN_DIR]
 #
 # OUT_DIR receives at most 7 flat files: symmetry.pt (float16 checkpoint with its recipe
 # and evaluation), metrics.json, log.jsonl, console.log, calibration.json, command.txt
@@ -17,11 +18,13 @@
 # the run still evaluates and writes its checkpoint (--finish-at-time-limit).
 #
 # Settings can be changed through the environment: PYTHON (python3), WORKERS (15),
-# BATCH (256), TRAIN_MINUTES (7), STEPS (measured), DEVICE (cuda), LR (1.5e-3),
-# TEST_PER_GROUP (200) and VARIANT_PER_GROUP (100) evaluation images per group.
+# BATCH (256), TRAIN_MINUTES (7), STEPS (measured), DEVICE (cuda), LR (1.5e-3), SEED (3),
+# EXTRA_NOISE (0: share of patterns given heavy shot and read noise), INIT_FROM (the
+# shipped weights), TEST_PER_GROUP (200) and VARIANT_PER_GROUP (100) evaluation images
+# per group.
 set -euo pipefail
 
-OUT_DIR=${1:?usage: training/gpu_stage3.sh OUT_DIR [RUN_DIR]}
+OUT_DIR=${1:?usage: training/gpu_train.sh OUT_DIR [RUN_DIR]}
 RUN_DIR=${2:-artifacts/symmetry-stage3}
 PYTHON=${PYTHON:-python3}
 WORKERS=${WORKERS:-15}
@@ -30,6 +33,9 @@ VIEWS=2
 TRAIN_MINUTES=${TRAIN_MINUTES:-7}
 DEVICE=${DEVICE:-cuda}
 LR=${LR:-1.5e-3}
+SEED=${SEED:-3}
+EXTRA_NOISE=${EXTRA_NOISE:-0}
+INIT_FROM=${INIT_FROM:-symsim_widgets/weights/symmetry.pt}
 TEST_PER_GROUP=${TEST_PER_GROUP:-200}
 VARIANT_PER_GROUP=${VARIANT_PER_GROUP:-100}
 SOURCES="image blobs atoms domains stripes"
@@ -51,7 +57,7 @@ collect() {
 trap collect EXIT
 
 exec > >(tee -a "$RUN_DIR/console.log" "$OUT_DIR/console.log") 2>&1
-echo "== gpu_stage3 $(date -u +%FT%TZ) on $(hostname): $(nproc --all) CPUs"
+echo "== gpu_train $(date -u +%FT%TZ) on $(hostname): $(nproc --all) CPUs"
 "$PYTHON" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 
@@ -109,7 +115,7 @@ WARMUP=$(( STEPS / 20 < 300 ? STEPS / 20 : 300 ))
 
 # 2. train (resumes from RUN_DIR/train_state.pt when it exists), evaluate, checkpoint
 CMD=("$PYTHON" -m symsim_widgets.cli train-symmetry --out "$RUN_DIR"
-    --init-from symsim_widgets/weights/symmetry.pt --seed 3 --steps "$STEPS"
+    --init-from "$INIT_FROM" --seed "$SEED" --steps "$STEPS" --extra-noise "$EXTRA_NOISE"
     --batch-size "$BATCH" --views "$VIEWS" --input-size 96 --width 32 --lr "$LR"
     --warmup "$WARMUP" --train-sources $SOURCES --cells 3 8 --min-cell-px 12
     --corruption-strength 1.0 --test-per-group "$TEST_PER_GROUP"
