@@ -13,6 +13,7 @@ import pytest
 import skimage.data
 import torch
 
+from symsim_widgets._torchvision_shim import OP_SCHEMAS
 from symsim_widgets.collection import PREPROCESSING_ID
 from symsim_widgets.models import (
     FeatureModel,
@@ -23,7 +24,6 @@ from symsim_widgets.models import (
     load_model,
 )
 from symsim_widgets.models import device as dev
-from symsim_widgets._torchvision_shim import OP_SCHEMAS
 from symsim_widgets.models.natural import PooledEfficientNet, fold_symmetric_padding, weights_path
 from symsim_widgets.models.registry import sha256_file
 
