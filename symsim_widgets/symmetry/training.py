@@ -48,7 +48,6 @@ from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
 from symsim_widgets.symmetry.independent import independent_wallpaper
 from symsim_widgets.symmetry.network import (
     SymmetryNet,
-    _atomic_torch_save,
     load_checkpoint,
     save_checkpoint,
 )
@@ -425,19 +424,17 @@ def train_symmetry(
             print(f"resumed from {state_path} at step {step}", flush=True)
 
     def save_state() -> None:
-        _atomic_torch_save(
-            {
-                "config": _config_dict(cfg),
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "step": step,
-                "rng": _rng_state(device),
-                "history": history,
-                "generator": GENERATOR_VERSION,
-            },
-            state_path,
-        )
+        state = {
+            "config": _config_dict(cfg),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "step": step,
+            "rng": _rng_state(device),
+            "history": history,
+            "generator": GENERATOR_VERSION,
+        }
+        write_atomically(state_path, lambda tmp: torch.save(state, tmp))
 
     eval_sets = None
 
