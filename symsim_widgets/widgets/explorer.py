@@ -31,7 +31,8 @@ import traitlets as t
 
 from symsim_widgets.exploration import MIN_POINTS, ExplorationNode
 from symsim_widgets.widgets._ui import UiScheduler
-from symsim_widgets.widgets.controls import ControlsView, color_columns
+from symsim_widgets.widgets.colors import MAX_CATEGORIES, color_columns, color_values
+from symsim_widgets.widgets.controls import ControlsView
 from symsim_widgets.widgets.gallery import GalleryView
 from symsim_widgets.widgets.images import ItemSource
 from symsim_widgets.widgets.lod import MAX_MARKERS
@@ -657,7 +658,8 @@ class Explorer(w.VBox):
         options = self.controls.color_options if self._ready else []
         if name and name not in options:
             raise t.TraitError(
-                f"cannot colour by {name!r}: not a metadata column with 2 to 60 categories "
+                f"cannot colour by {name!r}: not a metadata column with 2 to {MAX_CATEGORIES} "
+                f"categories "
                 f"or numbers (choose from {', '.join(options)})"
             )
         return name
@@ -697,7 +699,7 @@ class Explorer(w.VBox):
     def _on_color(self, change: Any) -> None:
         if not self._ready:
             return
-        values, labels = _color_values(self._source.items, change["new"])
+        values, labels = color_values(self._source.items, change["new"])
         with self.scatter.batch():
             self.scatter.color_labels = labels
             self.scatter.color_values = values
@@ -940,17 +942,3 @@ def _add_symmetry_predictions(
         return
     for name, column in predictions.items():
         source.items[name] = column.to_numpy()
-
-
-def _color_values(items: pd.DataFrame, column: str) -> tuple[np.ndarray | None, list[str]]:
-    """Values per item for colouring by ``column``: codes and labels for categories,
-    floats (NaN for missing) for numbers."""
-    if not column:
-        return None, []
-    col = items[column]
-    if col.dtype.kind in "if" and col.nunique(dropna=True) > 20:
-        return col.to_numpy(dtype=np.float64), []
-    text = col.astype(object).where(col.notna(), "(none)").astype(str)
-    categories = sorted(text.unique().tolist())
-    codes = pd.Categorical(text, categories=categories).codes.astype(np.float64)
-    return codes, categories
