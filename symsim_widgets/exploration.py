@@ -460,7 +460,7 @@ class ExplorationNode:
         missing = np.unique(missing)
         return (
             f"{missing.size} root index(es) are not points of node {self._id!r} "
-            f"({self._label!r}, {len(self)} points): {preview(missing)}"
+            f"({self._label!r}, {len(self)} points): [{preview(missing)}]"
         )
 
     # ------------------------------------------------------------------------- editing
@@ -551,7 +551,7 @@ class ExplorationNode:
                 raise ValueError(
                     f"{bad.size} position(s) out of range for node {self._id!r} "
                     f"({self._label!r}) with {n} points (valid: 0 to {n - 1}): "
-                    f"{preview(np.unique(bad))}"
+                    f"[{preview(np.unique(bad))}]"
                 )
             return np.unique(pos)
         arr = _as_array(selection)
@@ -769,7 +769,7 @@ def _as_embeddings(embeddings: Any) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
         if bad.size:
             raise ValueError(
-                f"embeddings hold NaN or infinite values in {bad.size} row(s): {preview(bad)}"
+                f"embeddings hold NaN or infinite values in {bad.size} row(s): [{preview(bad)}]"
             )
     return _read_only(emb)
 
@@ -783,7 +783,7 @@ def _as_coords(coords: Any, n: int, what: str) -> np.ndarray:
     arr = arr.astype(np.float32)
     bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
     if bad.size:
-        raise ValueError(f"{what} hold NaN or infinite values in row(s) {preview(bad)}")
+        raise ValueError(f"{what} hold NaN or infinite values in row(s) [{preview(bad)}]")
     return arr
 
 
@@ -919,7 +919,7 @@ def _node_from_dict(
     if outside.size:
         raise TreeFormatError(
             f"{where}: {outside.size} indices out of range for {n_points} points "
-            f"(valid: 0 to {n_points - 1}): {preview(np.unique(outside))}"
+            f"(valid: 0 to {n_points - 1}): [{preview(np.unique(outside))}]"
         )
     if indices.size > 1 and not (np.diff(indices) > 0).all():
         raise TreeFormatError(f"{where}: indices must be sorted and unique")
@@ -931,7 +931,7 @@ def _node_from_dict(
         if not found.all():
             raise TreeFormatError(
                 f"{where}: {int((~found).sum())} indices are not points of the parent "
-                f"node: {preview(indices[~found])}"
+                f"node: [{preview(indices[~found])}]"
             )
 
     coords_data = _get(data, "coords", None, where)

@@ -113,7 +113,7 @@ def _as_init(init: Any, n: int) -> np.ndarray | str:
         raise ValueError(f"init must have shape ({n}, 2), one row per point; got {arr.shape}")
     if not np.isfinite(arr).all():
         bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
-        raise ValueError(f"init contains NaN or infinite values in rows {preview(bad)}")
+        raise ValueError(f"init contains NaN or infinite values in rows [{preview(bad)}]")
     return arr
 
 
