@@ -30,7 +30,7 @@ import pandas as pd
 import traitlets as t
 
 from symsim_widgets.exploration import MIN_POINTS, ExplorationNode
-from symsim_widgets.widgets._ui import UiScheduler
+from symsim_widgets.widgets._ui import BackgroundJobs, UiScheduler
 from symsim_widgets.widgets.colors import MAX_CATEGORIES, color_columns, color_values
 from symsim_widgets.widgets.controls import ControlsView
 from symsim_widgets.widgets.gallery import GalleryView
@@ -281,9 +281,7 @@ class Explorer(w.VBox):
         self._params = params
         self._bundle_path: str | None = None
         self._ui = UiScheduler()
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="symsim-explorer"
-        )
+        self._jobs = BackgroundJobs(self._ui, "symsim-explorer")
         self._pending: concurrent.futures.Future | None = None
         self._lock = threading.Lock()
         self._trail: dict[str, str] = {}
@@ -477,11 +475,12 @@ class Explorer(w.VBox):
         self.gallery.indices = selection
         self.gallery.title = f"re-projecting {selection.size:,} selected items…"
         self.mosaic.points = preview
-        future = self._executor.submit(parent.child, selection, label=label, **overrides)
-        self._pending = future
         # With a running kernel loop the result is applied there; without one (a plain
         # script), wait() applies it.
-        future.add_done_callback(lambda f: self._ui.post(lambda: self._finish(f)))
+        future = self._jobs.submit(
+            lambda: parent.child(selection, label=label, **overrides), self._finish
+        )
+        self._pending = future
         return future
 
     def wait(self, timeout: float | None = None) -> ExplorationNode | None:
@@ -730,15 +729,10 @@ class Explorer(w.VBox):
             if self.weight == key:
                 self._set_root(future.result())
 
-        if self._ui._usable_loop() is None:
-            future: concurrent.futures.Future = concurrent.futures.Future()
-            future.set_result(project())
-            done(future)
-            return
-        self.busy = True
-        self.scatter.busy = True
-        future = self._executor.submit(project)
-        future.add_done_callback(lambda f: self._ui.post(lambda: done(f)))
+        if self._ui.has_loop():  # else the job runs here, at once
+            self.busy = True
+            self.scatter.busy = True
+        self._jobs.submit(project, done, inline_without_loop=True)
 
     def _set_root(self, root: ExplorationNode) -> None:
         self._root.unobserve(self._on_tree_event)
