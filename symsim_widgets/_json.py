@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_format", "format_header", "json_default"]
+__all__ = ["check_format", "json_default"]
 
 
 def json_default(value: Any) -> Any:
@@ -41,12 +41,6 @@ def json_default(value: Any) -> Any:
     if isinstance(value, PurePath):
         return str(value)
     raise TypeError(f"{value!r} ({type(value).__name__}) is not JSON-serialisable")
-
-
-def format_header(name: str, version: int) -> dict[str, Any]:
-    """The first two keys of a versioned document: ``{"format": name, "format_version":
-    version}``."""
-    return {"format": name, "format_version": version}
 
 
 def check_format(
