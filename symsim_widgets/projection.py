@@ -221,7 +221,7 @@ def exact_knn(
         point. ``correlation`` is the cosine distance of the row-centred vectors.
         ``euclidean`` (alias ``l2``) is the L2 distance.
     device : str
-        ``"auto"`` (CUDA when available, else CPU) or a torch device string.
+        ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
     chunk_size : int, optional
         Rows per matrix product; by default chosen so that one (chunk, N) block of scores
         takes about 64 MB.

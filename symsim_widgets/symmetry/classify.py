@@ -53,7 +53,7 @@ def classify_symmetry(
         package's ``weights/symmetry.pt``) or the path of a checkpoint. When it is
         missing, :class:`~symsim_widgets.models.ModelUnavailableError` is raised, as by
         ``load_model("symmetry")``.
-    device : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
+    device : ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"mps"``...
     batch_size : images per forward pass.
     cache : False (default), True, a folder or an ``EmbeddingCache``
         With a cache, the network's pooled features come from (and go to) the embedding
