@@ -37,6 +37,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from symsim_widgets._files import replace_directory, write_text_atomically
+from symsim_widgets._json import check_format, json_default
+from symsim_widgets._messages import preview
+
 FORMAT = "symsim-bundle"
 FORMAT_VERSION = 1
 
@@ -110,7 +114,7 @@ class Bundle:
             bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
             if bad.size:
                 raise BundleError(
-                    f"embedding {name!r} has non-finite values in rows {_preview(bad)}"
+                    f"embedding {name!r} has non-finite values in rows {preview(bad)}"
                 )
             checked[name] = array.astype(np.float32, copy=False)
         self.embeddings = checked
@@ -157,17 +161,10 @@ class Bundle:
         staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
         try:
             self._write_into(staging)
-            if dest.exists():
-                trash = dest.with_name(f".{dest.name}.old-{os.getpid()}-{time.time_ns()}")
-                os.replace(dest, trash)
-                os.replace(staging, dest)
-                shutil.rmtree(trash, ignore_errors=True)
-            else:
-                os.replace(staging, dest)
+            replace_directory(staging, dest)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _fsync_dir(dest.parent)
         return dest
 
     def _write_into(self, folder: Path) -> None:
@@ -201,9 +198,9 @@ class Bundle:
             "info": self.info,
         }
         # The manifest is written last: a folder without it is never taken for a bundle.
-        tmp = folder / (_MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(manifest, indent=2, default=_json_default), encoding="utf-8")
-        os.replace(tmp, folder / _MANIFEST)
+        write_text_atomically(
+            folder / _MANIFEST, json.dumps(manifest, indent=2, default=json_default)
+        )
 
     # ------------------------------------------------------------------ reading
     @classmethod
@@ -386,14 +383,8 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
         raise BundleError(f"{Path(folder)}: not a symsim bundle (no {_MANIFEST})") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{file}: corrupt manifest ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleError(f"{file}: not a symsim bundle manifest")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise BundleError(
-            f"{file}: bundle format version {version!r} is newer than this symsim-widgets "
-            f"understands ({FORMAT_VERSION}); upgrade the package"
-        )
+    check_format(manifest, FORMAT, FORMAT_VERSION, kind="a symsim bundle manifest",
+                 source=file, error=BundleError)  # fmt: skip
     for key in ("n_items", "primary"):
         if key not in manifest:
             raise BundleError(f"{file}: manifest lacks {key!r}")
@@ -441,35 +432,7 @@ def _with_columns(frame: pd.DataFrame | None, columns: list[str]) -> pd.DataFram
     return frame
 
 
-def _preview(indices: np.ndarray, limit: int = 8) -> str:
-    shown = ", ".join(str(i) for i in indices[:limit])
-    return shown + (f", ... ({indices.size} in all)" if indices.size > limit else "")
-
-
 def _package_version() -> str:
     from symsim_widgets import __version__
 
     return __version__
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a bundle manifest")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

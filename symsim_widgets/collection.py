@@ -63,9 +63,7 @@ Examples
 from __future__ import annotations
 
 import os
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +72,8 @@ import numpy as np
 import pandas as pd
 
 from symsim_widgets import imaging
+from symsim_widgets._lru import LRUCache
+from symsim_widgets._progress import progress_bar
 from symsim_widgets.imaging import PREPROCESSING_ID, FrameInfo, ImageDecodeError
 
 __all__ = ["PREPROCESSING_ID", "Collection", "Tiling"]
@@ -266,14 +266,6 @@ def _stamp(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_size, st.st_mtime_ns
-
-
-def _progress(iterable: Iterable[Any], enabled: bool, total: int, desc: str) -> Iterable[Any]:
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="file")
 
 
 _RESERVED = {*_ITEM_COLUMNS, "channel", "direction", "units", "pixel_size_nm"}
@@ -634,8 +626,7 @@ class Collection:
         return self
 
     def _init_cache(self) -> None:
-        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = LRUCache(_LRU_FRAMES)
 
     # -- constructors -------------------------------------------------------------------
 
@@ -715,7 +706,7 @@ class Collection:
             channels=channels,
             pixel_size_nm=pixel_size_nm,
         )
-        for path in _progress(paths, progress, len(paths), "reading images"):
+        for path in progress_bar(paths, desc="reading images", unit="file", enabled=progress):
             try:
                 builder.add_path(path, max_pixels)
             except Exception as err:  # a decoder bug must not lose the other inputs
@@ -779,7 +770,10 @@ class Collection:
             _metadata_lookup(metadata),
             pixel_size_nm=pixel_size_nm,
         )
-        for name, arr in _progress(zip(names, seq, strict=True), progress, len(seq), "arrays"):
+        pairs = zip(names, seq, strict=True)
+        for name, arr in progress_bar(
+            pairs, total=len(seq), desc="arrays", unit="file", enabled=progress
+        ):
             builder.add_array(name, arr)
         return builder.build(None)
 
@@ -876,10 +870,9 @@ class Collection:
 
     def _frame(self, src: int, k: int) -> np.ndarray:
         key = (src, k)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         source = self._sources[src]
         if source.array is not None:
             frame = imaging.frames_of_array(source.array, source.name)[1](k)
@@ -893,10 +886,7 @@ class Collection:
                 frame = reader.read(k)
         if key in self._grey:
             frame = frame[..., 0]
-        with self._lock:
-            self._cache[key] = frame
-            while len(self._cache) > _LRU_FRAMES:
-                self._cache.popitem(last=False)
+        self._cache.put(key, frame)
         return frame
 
     def raw(self, i: int) -> np.ndarray:
@@ -1050,7 +1040,6 @@ class Collection:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_cache", None)
-        state.pop("_lock", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -1062,9 +1051,11 @@ def _block_mean(raw: np.ndarray, step: int) -> np.ndarray:
     """Mean over ``step`` x ``step`` blocks (NaN-aware); the ragged border is dropped."""
     if step == 1:
         return raw
+    from skimage.measure import block_reduce
+
     h, w = (raw.shape[0] // step) * step, (raw.shape[1] // step) * step
-    blocks = np.asarray(raw[:h, :w], dtype=np.float64)
-    blocks = blocks.reshape(h // step, step, w // step, step, *raw.shape[2:])
+    whole = np.asarray(raw[:h, :w], dtype=np.float64)
+    block = (step, step) + (1,) * (raw.ndim - 2)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
-        return np.nanmean(blocks, axis=(1, 3)).astype(np.float32)
+        return block_reduce(whole, block, func=np.nanmean).astype(np.float32)

@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from symsim_widgets._files import replace_directory
+from symsim_widgets._progress import progress_bar
 from symsim_widgets.collection import Collection, Tiling
 
 __all__ = ["DEMO_TILING", "DEMO_VERSION", "demo_cache_dir", "demo_collection"]
@@ -165,14 +167,12 @@ def _build(folder: Path, include_wallpapers: bool, progress: bool) -> dict[str, 
         for g, group in enumerate(groups)
         for k in range(_WALLPAPERS_PER_GROUP)
     ]
-    if progress:
-        from tqdm.auto import tqdm
-
-        tasks = tqdm(tasks, desc="building demo images", unit="image")
 
     files: list[dict[str, Any]] = []
     spiepy_meta: dict[str, str] = {}
-    for what, spec in tasks:
+    for what, spec in progress_bar(
+        tasks, desc="building demo images", unit="image", enabled=progress
+    ):
         if what == "skimage":
             name, kind, licence, origin = spec
             image = np.asarray(getattr(skdata, name)())
@@ -268,12 +268,8 @@ def _install(target: Path, include_wallpapers: bool, progress: bool) -> dict[str
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-building-", dir=target.parent))
     try:
         manifest = _build(tmp, include_wallpapers, progress)
-        if target.exists():  # stale: no valid manifest, an old version, or fewer parts
-            old = target.with_name(f".{target.name}-old-{os.getpid()}")
-            os.replace(target, old)
-            shutil.rmtree(old, ignore_errors=True)
-        try:
-            os.replace(tmp, target)
+        try:  # a folder at target is stale: no valid manifest, an old version, fewer parts
+            replace_directory(tmp, target)
         except OSError:
             # another process installed a demo meanwhile: use it if it is valid
             theirs = _read_manifest(target)

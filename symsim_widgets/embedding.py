@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from symsim_widgets._progress import progress_bar
 from symsim_widgets.cache import EmbeddingCache
 
 __all__ = ["combine_features", "embed", "embed_branches", "resolve_cache"]
@@ -292,7 +293,9 @@ def compute_features(
     starts = list(range(0, len(idx), batch_size))
     # the frozen CPU graph costs ~0.3 s to build and profiles its first runs per shape
     fast = len(idx) >= FAST_MIN_ITEMS
-    bar = _progress_bar(len(idx), progress, desc or f"embedding ({model.name})")
+    bar = progress_bar(
+        total=len(idx), desc=desc or f"embedding ({model.name})", unit="img", enabled=progress
+    )
     workers = _loader_threads()
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="symsim-decode") as pool:
@@ -316,12 +319,6 @@ def compute_features(
     finally:
         bar.close()
     return out
-
-
-def _progress_bar(total: int, enabled: bool, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="img", disable=not enabled or total == 0)
 
 
 def _embed_shard(
@@ -361,7 +358,9 @@ def _on_client(
         futures[fut] = part
     out = np.empty((len(todo), model.dim), np.float32)
     where = {int(i): k for k, i in enumerate(todo)}
-    bar = _progress_bar(len(todo), progress, f"embedding ({model.name}, dask)")
+    bar = progress_bar(
+        total=len(todo), desc=f"embedding ({model.name}, dask)", unit="img", enabled=progress
+    )
     try:
         for fut in as_completed(list(futures)):
             fingerprint, vec = fut.result()

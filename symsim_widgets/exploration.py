@@ -32,6 +32,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from symsim_widgets._files import write_text_atomically
+from symsim_widgets._json import check_format, json_default
+from symsim_widgets._messages import preview
 
 FORMAT = "symsim-exploration-tree"
 FORMAT_VERSION = 1
@@ -458,7 +460,7 @@ class ExplorationNode:
         missing = np.unique(missing)
         return (
             f"{missing.size} root index(es) are not points of node {self._id!r} "
-            f"({self._label!r}, {len(self)} points): {_preview(missing)}"
+            f"({self._label!r}, {len(self)} points): [{preview(missing)}]"
         )
 
     # ------------------------------------------------------------------------- editing
@@ -549,7 +551,7 @@ class ExplorationNode:
                 raise ValueError(
                     f"{bad.size} position(s) out of range for node {self._id!r} "
                     f"({self._label!r}) with {n} points (valid: 0 to {n - 1}): "
-                    f"{_preview(np.unique(bad))}"
+                    f"[{preview(np.unique(bad))}]"
                 )
             return np.unique(pos)
         arr = _as_array(selection)
@@ -682,22 +684,9 @@ class ExplorationNode:
             out of range, unsorted or not within the parent, layouts of the wrong shape,
             duplicate ids, ...) or made for embeddings of another shape.
         """
-        if not isinstance(data, Mapping):
-            raise TreeFormatError(
-                f"not an exploration tree: expected a JSON object, got {type(data).__name__}"
-            )
-        if data.get("format") != FORMAT:
-            raise TreeFormatError(
-                f"not an exploration tree (format {data.get('format')!r}, expected {FORMAT!r})"
-            )
-        version = _get(data, "format_version", int, "the tree")
-        if version > FORMAT_VERSION:
-            raise TreeFormatError(
-                f"the tree was saved in format version {version}, newer than the version "
-                f"this symsim-widgets reads ({FORMAT_VERSION}): upgrade the package"
-            )
-        if version < 1:
-            raise TreeFormatError(f"invalid format version {version}")
+        check_format(
+            data, FORMAT, FORMAT_VERSION, kind="an exploration tree", error=TreeFormatError
+        )
         n_points = _get(data, "n_points", int, "the tree")
         if n_points < 1:
             raise TreeFormatError(f"the tree has n_points={n_points}; it must be at least 1")
@@ -780,7 +769,7 @@ def _as_embeddings(embeddings: Any) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
         if bad.size:
             raise ValueError(
-                f"embeddings hold NaN or infinite values in {bad.size} row(s): {_preview(bad)}"
+                f"embeddings hold NaN or infinite values in {bad.size} row(s): [{preview(bad)}]"
             )
     return _read_only(emb)
 
@@ -794,7 +783,7 @@ def _as_coords(coords: Any, n: int, what: str) -> np.ndarray:
     arr = arr.astype(np.float32)
     bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
     if bad.size:
-        raise ValueError(f"{what} hold NaN or infinite values in row(s) {_preview(bad)}")
+        raise ValueError(f"{what} hold NaN or infinite values in row(s) [{preview(bad)}]")
     return arr
 
 
@@ -827,25 +816,13 @@ def _clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if key in params:
             raise TypeError(f"{key!r} is set by the exploration tree and cannot be passed")
     try:
-        text = json.dumps(dict(params), allow_nan=False, default=_json_scalar)
+        text = json.dumps(dict(params), allow_nan=False, default=json_default)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"projection parameters must be JSON-serialisable (str, int, float, bool, None, "
             f"lists, dicts): {exc}"
         ) from exc
     return json.loads(text)
-
-
-def _json_scalar(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{value!r} ({type(value).__name__}) is not JSON-serialisable")
-
-
-def _preview(values: np.ndarray, limit: int = 10) -> str:
-    shown = ", ".join(str(v) for v in values[:limit].tolist())
-    more = f", ... ({values.size - limit} more)" if values.size > limit else ""
-    return f"[{shown}{more}]"
 
 
 def encode_array(array: np.ndarray, dtype: str, *, compress: bool = False) -> dict[str, Any]:
@@ -942,7 +919,7 @@ def _node_from_dict(
     if outside.size:
         raise TreeFormatError(
             f"{where}: {outside.size} indices out of range for {n_points} points "
-            f"(valid: 0 to {n_points - 1}): {_preview(np.unique(outside))}"
+            f"(valid: 0 to {n_points - 1}): [{preview(np.unique(outside))}]"
         )
     if indices.size > 1 and not (np.diff(indices) > 0).all():
         raise TreeFormatError(f"{where}: indices must be sorted and unique")
@@ -954,7 +931,7 @@ def _node_from_dict(
         if not found.all():
             raise TreeFormatError(
                 f"{where}: {int((~found).sum())} indices are not points of the parent "
-                f"node: {_preview(indices[~found])}"
+                f"node: [{preview(indices[~found])}]"
             )
 
     coords_data = _get(data, "coords", None, where)

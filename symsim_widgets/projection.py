@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from symsim_widgets._messages import preview
+
 __all__ = [
     "EXACT_KNN_MAX",
     "EXACT_KNN_METRICS",
@@ -89,10 +91,8 @@ def _as_embeddings(embeddings: Any) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.size and not np.isfinite(x).all():
         bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
-        shown = ", ".join(str(i) for i in bad[:10])
-        more = f" and {bad.size - 10} more" if bad.size > 10 else ""
         raise ValueError(
-            f"embeddings contain NaN or infinite values in {bad.size} row(s): {shown}{more}"
+            f"embeddings contain NaN or infinite values in {bad.size} row(s): {preview(bad)}"
         )
     return x
 
@@ -113,19 +113,11 @@ def _as_init(init: Any, n: int) -> np.ndarray | str:
         raise ValueError(f"init must have shape ({n}, 2), one row per point; got {arr.shape}")
     if not np.isfinite(arr).all():
         bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
-        raise ValueError(f"init contains NaN or infinite values in rows {bad[:10].tolist()}")
+        raise ValueError(f"init contains NaN or infinite values in rows [{preview(bad)}]")
     return arr
 
 
 # --------------------------------------------------------------------------- kNN
-
-
-def _torch_device(device: str):
-    import torch
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
 
 
 def _prepare_rows(x: np.ndarray, metric: str, device: str):
@@ -137,6 +129,8 @@ def _prepare_rows(x: np.ndarray, metric: str, device: str):
     """
     import torch
 
+    from symsim_widgets._device import resolve_device
+
     if metric not in EXACT_KNN_METRICS:
         raise ValueError(f"exact kNN supports metrics {EXACT_KNN_METRICS}; got {metric!r}")
     rows = np.ascontiguousarray(x, dtype=np.float32)
@@ -144,7 +138,7 @@ def _prepare_rows(x: np.ndarray, metric: str, device: str):
         # A read-only array (e.g. the exploration tree's shared embeddings) is fine: torch
         # only reads it here, every operation below makes new tensors.
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        t = torch.from_numpy(rows).to(_torch_device(device))
+        t = torch.from_numpy(rows).to(resolve_device(device))
     if metric == "correlation":
         t = t - t.mean(dim=1, keepdim=True)
     if metric in ("cosine", "correlation"):
@@ -227,7 +221,7 @@ def exact_knn(
         point. ``correlation`` is the cosine distance of the row-centred vectors.
         ``euclidean`` (alias ``l2``) is the L2 distance.
     device : str
-        ``"auto"`` (CUDA when available, else CPU) or a torch device string.
+        ``"auto"`` (CUDA, then MPS, then CPU) or a torch device string.
     chunk_size : int, optional
         Rows per matrix product; by default chosen so that one (chunk, N) block of scores
         takes about 64 MB.
@@ -689,12 +683,14 @@ class Projector:
 
     def _knn_method(self, shape: tuple[int, int]) -> str:
         """Resolve ``knn="auto"`` for data of this shape (see the class docstring)."""
+        from symsim_widgets._device import resolve_device
+
         if self.knn != "auto":
             return self.knn
         n, d = shape
         if n > EXACT_KNN_MAX or self.metric not in EXACT_KNN_METRICS:
             return "umap"
-        if float(n) * n * d <= EXACT_KNN_WORK or _torch_device(self.device).type == "cuda":
+        if float(n) * n * d <= EXACT_KNN_WORK or resolve_device(self.device).type == "cuda":
             return "exact"
         return "fast"
 

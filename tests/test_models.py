@@ -13,6 +13,7 @@ import pytest
 import skimage.data
 import torch
 
+from symsim_widgets._torchvision_shim import OP_SCHEMAS
 from symsim_widgets.collection import PREPROCESSING_ID
 from symsim_widgets.models import (
     FeatureModel,
@@ -23,7 +24,6 @@ from symsim_widgets.models import (
     load_model,
 )
 from symsim_widgets.models import device as dev
-from symsim_widgets.models._torchvision_shim import OP_SCHEMAS
 from symsim_widgets.models.natural import PooledEfficientNet, fold_symmetric_padding, weights_path
 from symsim_widgets.models.registry import sha256_file
 
@@ -66,7 +66,7 @@ def test_shim_and_thread_policy_in_a_fresh_process():
         "import torch\n"
         "try:\n    torch.ops.torchvision.nms; had = True\n"
         "except (AttributeError, RuntimeError):\n    had = False\n"
-        "from symsim_widgets.models._torchvision_shim import import_torchvision, shim_active\n"
+        "from symsim_widgets._torchvision_shim import import_torchvision, shim_active\n"
         "from symsim_widgets.models.device import configure_cpu_threads\n"
         "tv = import_torchvision()\n"
         "print(had, shim_active(), 'vgg16' in tv.models.list_models(), "

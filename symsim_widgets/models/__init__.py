@@ -10,10 +10,10 @@ Registered: ``natural`` (EfficientNet-Lite0, ImageNet, shipped weights), ``symme
 combination ``symmetry+natural``. Add one with :func:`register_model`.
 """
 
+from symsim_widgets._torchvision_shim import import_torchvision
 from symsim_widgets.models import backbones as _backbones  # noqa: F401  (registers)
 from symsim_widgets.models import natural as _natural  # noqa: F401  (registers)
 from symsim_widgets.models import symmetry as _symmetry  # noqa: F401  (registers)
-from symsim_widgets.models._torchvision_shim import import_torchvision
 from symsim_widgets.models.device import resolve_device
 from symsim_widgets.models.registry import (
     CombinedModel,

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from symsim_widgets.models._torchvision_shim import import_torchvision
+from symsim_widgets._torchvision_shim import import_torchvision
 from symsim_widgets.models.registry import (
     FeatureModel,
     ModelUnavailableError,

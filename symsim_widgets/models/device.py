@@ -33,6 +33,8 @@ from typing import Any
 
 import torch
 
+from symsim_widgets._device import resolve_device
+
 __all__ = [
     "AUTOCAST_TOLERANCE",
     "auto_batch_size",
@@ -48,37 +50,6 @@ AUTOCAST_TOLERANCE = 1e-2
 
 _threads_lock = threading.Lock()
 _threads_done = False
-
-
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` (or None) -> CUDA if available, else MPS, else CPU; other values are
-    checked and returned as a :class:`torch.device`.
-
-    Raises
-    ------
-    ValueError
-        For an unknown device string, or a CUDA/MPS device that is not available.
-    """
-    if device is None or (isinstance(device, str) and device == "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(
-            f"unknown device {device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
-        ) from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
-    if dev.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ValueError(f"device {device!r} asked for, but MPS is not available here")
-    return dev
 
 
 def usable_cores() -> int:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from symsim_widgets._errors import ModelUnavailableError
 from symsim_widgets.models import device as _device
 
 __all__ = [
@@ -35,10 +36,6 @@ __all__ = [
 
 #: Version of :meth:`FeatureModel.prepare` (crop, resize, channels); part of fingerprints.
 TRANSFORM_VERSION = "t1"
-
-
-class ModelUnavailableError(RuntimeError):
-    """A registered model cannot be built here (weights missing, or a download needed)."""
 
 
 Builder = Callable[[torch.device, bool], "FeatureModel"]

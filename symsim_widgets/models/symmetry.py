@@ -2,7 +2,8 @@
 
 Its checkpoint ``symsim_widgets/weights/symmetry.pt`` (or the file named by the
 environment variable ``SYMSIM_SYMMETRY_WEIGHTS``) is read with
-:func:`symsim_widgets.symmetry.network.load_checkpoint`, which returns the network and
+:func:`symsim_widgets.symmetry.weights.load_network` (shared with
+:func:`~symsim_widgets.symmetry.classify.classify_symmetry`), which returns the network and
 its metadata (architecture, input size, channels, normalisation, class names, recipe,
 accuracy, and the canonical scale the network should see a lattice at): nothing about the
 model is hard-coded here. Each image is framed as for
@@ -11,32 +12,17 @@ model is hard-coded here. Each image is framed as for
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import nn
 
-from symsim_widgets.models.registry import (
-    FeatureModel,
-    ModelUnavailableError,
-    register_model,
-    sha256_file,
-)
+from symsim_widgets.models.registry import FeatureModel, register_model, sha256_file
 from symsim_widgets.symmetry.periodicity import CanonicalScale, canonical_square, estimate_lattice
+from symsim_widgets.symmetry.weights import load_network, weights_path
 
 # items are decoded with a short side of at least twice this for the symmetry network, so
 # that a window a few cells across can be cut from a large image at full resolution
 FULL_RESOLUTION_SIDE = 512
-
-
-def weights_path() -> Path:
-    """Where the symmetry checkpoint is looked for."""
-    env = os.environ.get("SYMSIM_SYMMETRY_WEIGHTS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "weights" / "symmetry.pt"
 
 
 class _ForwardFeatures(nn.Module):
@@ -51,16 +37,7 @@ class _ForwardFeatures(nn.Module):
 @register_model("symmetry", description="wallpaper-group network (pooled penultimate layer)")
 def build_symmetry(device: torch.device, allow_download: bool = False) -> FeatureModel:
     path = weights_path()
-    if not path.is_file():
-        raise ModelUnavailableError(
-            f"the symmetry weights are not shipped in this installation (no file {path}). "
-            "Train them with `symsim train-symmetry`, point SYMSIM_SYMMETRY_WEIGHTS at a "
-            "checkpoint, or use model='natural'."
-        )
-    from symsim_widgets.symmetry.network import load_checkpoint
-
-    net, meta = load_checkpoint(str(path))
-    net = net.eval().to(device)
+    net, meta = load_network(path, device)  # shared with classify_symmetry
     in_channels = int(meta.get("in_channels", 1))
     size = meta.get("input_size", 224)
     with torch.inference_mode():

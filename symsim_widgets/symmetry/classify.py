@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from symsim_widgets._progress import progress_bar
+from symsim_widgets.symmetry.weights import DEFAULT_WEIGHTS, load_network
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -19,41 +21,6 @@ __all__ = [
     "predicted_group_columns",
 ]
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "symmetry.pt"
-
-_LOADED: dict[tuple[str, float, str], tuple[Any, dict]] = {}
-
-
-def _default_weights() -> Path:
-    """The checkpoint the model registry uses (``SYMSIM_SYMMETRY_WEIGHTS`` or the package's
-    ``weights/symmetry.pt``)."""
-    try:
-        from symsim_widgets.models.symmetry import weights_path
-    except ImportError:  # pragma: no cover - the models package is part of the install
-        return DEFAULT_WEIGHTS
-    return weights_path()
-
-
-def _missing_weights_error(path: Path) -> Exception:
-    message = (
-        f"the symmetry weights are not shipped in this installation (no file {path}). "
-        "Train them with `symsim train-symmetry --out RUN --install`, or point "
-        "SYMSIM_SYMMETRY_WEIGHTS at a checkpoint."
-    )
-    try:
-        from symsim_widgets.models import ModelUnavailableError
-    except ImportError:  # pragma: no cover - the models package is part of the install
-        return RuntimeError(message)
-    return ModelUnavailableError(message)
-
-
-def _resolve_device(device: str):
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
 
 def load_classifier(weights: str | os.PathLike | None = None, device: str = "auto"):
     """``(model, metadata)`` for ``weights`` (default: the registry's symmetry checkpoint,
@@ -61,16 +28,7 @@ def load_classifier(weights: str | os.PathLike | None = None, device: str = "aut
 
     Loaded once per (path, modification time, device) and kept.
     """
-    from symsim_widgets.symmetry.network import load_checkpoint
-
-    path = Path(weights) if weights is not None else _default_weights()
-    if not path.exists():
-        raise _missing_weights_error(path)
-    dev = _resolve_device(device)
-    key = (str(path.resolve()), path.stat().st_mtime, str(dev))
-    if key not in _LOADED:
-        _LOADED[key] = load_checkpoint(path, device=dev)
-    return _LOADED[key]
+    return load_network(weights, device)
 
 
 def classify_symmetry(
@@ -95,7 +53,7 @@ def classify_symmetry(
         package's ``weights/symmetry.pt``) or the path of a checkpoint. When it is
         missing, :class:`~symsim_widgets.models.ModelUnavailableError` is raised, as by
         ``load_model("symmetry")``.
-    device : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
+    device : ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"mps"``...
     batch_size : images per forward pass.
     cache : False (default), True, a folder or an ``EmbeddingCache``
         With a cache, the network's pooled features come from (and go to) the embedding
@@ -137,7 +95,6 @@ def classify_symmetry(
     'p4m'
     """
     import torch
-    from tqdm.auto import tqdm
 
     from symsim_widgets.collection import Collection
     from symsim_widgets.symmetry.network import prepare_inputs
@@ -190,8 +147,8 @@ def classify_symmetry(
     ]
     # the next batch is read and framed (numpy and scipy release the GIL) while the
     # network runs on this one
-    bar = tqdm(
-        total=len(collection), desc="classifying symmetry", unit="img", disable=not progress
+    bar = progress_bar(
+        total=len(collection), desc="classifying symmetry", unit="img", enabled=progress
     )
     with ThreadPoolExecutor(max_workers=1) as pool, torch.no_grad(), bar:
         pending = pool.submit(prepare, batches[0]) if batches else None

@@ -14,6 +14,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from symsim_widgets.symmetry.groups import GROUPS, Operation
 
@@ -156,33 +157,13 @@ def render_texture(
     """
     inv = np.linalg.inv(lattice.matrix)
     ma, mb = texture.shape
-    padded = np.empty((ma + 1, mb + 1), np.float32)  # wrap row and column appended
-    padded[:ma, :mb] = texture
-    padded[ma, :mb] = texture[0]
-    padded[:, mb] = padded[:, 0]
-    flat = padded.ravel()
     px = x - lattice.origin[0]
     py = y - lattice.origin[1]
-    fa = inv[0, 0] * px + inv[0, 1] * py
-    fa -= np.floor(fa)
-    fa *= ma
-    fb = inv[1, 0] * px + inv[1, 1] * py
-    fb -= np.floor(fb)
-    fb *= mb
-    i0 = fa.astype(np.intp)
-    j0 = fb.astype(np.intp)
-    np.minimum(i0, ma - 1, out=i0)
-    np.minimum(j0, mb - 1, out=j0)
-    wa = (fa - i0).astype(np.float32)
-    wb = (fb - j0).astype(np.float32)
-    k = i0 * (mb + 1) + j0
-    v00 = flat.take(k)
-    v01 = flat.take(k + 1)
-    v10 = flat.take(k + mb + 1)
-    v11 = flat.take(k + mb + 2)
-    top = v00 + wb * (v01 - v00)
-    bot = v10 + wb * (v11 - v10)
-    return top + wa * (bot - top)
+    # texel coordinates; "grid-wrap" makes the texture periodic (texel ma is texel 0)
+    fa = (inv[0, 0] * px + inv[0, 1] * py) * ma
+    fb = (inv[1, 0] * px + inv[1, 1] * py) * mb
+    texels = np.asarray(texture, dtype=np.float32)
+    return ndimage.map_coordinates(texels, [fa, fb], order=1, mode="grid-wrap", output=np.float32)
 
 
 def texture_shape(lattice: Lattice, system: str) -> tuple[int, int]:

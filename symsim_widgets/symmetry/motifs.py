@@ -34,6 +34,7 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import ndimage
 
 from symsim_widgets.symmetry.config import MOTIF_SOURCES
 
@@ -139,16 +140,10 @@ def _motif_image(shape, rng, names: Sequence[str]) -> np.ndarray:
         patch = patch[::-1]
     rows = (np.arange(shape[0]) + 0.5) * patch.shape[0] / shape[0] - 0.5
     cols = (np.arange(shape[1]) + 0.5) * patch.shape[1] / shape[1] - 0.5
-    r0 = np.clip(np.floor(rows).astype(int), 0, patch.shape[0] - 2)
-    c0 = np.clip(np.floor(cols).astype(int), 0, patch.shape[1] - 2)
-    fr = np.clip(rows - r0, 0, 1)[:, None]
-    fc = np.clip(cols - c0, 0, 1)[None, :]
-    p00 = patch[r0][:, c0]
-    p10 = patch[r0 + 1][:, c0]
-    p01 = patch[r0][:, c0 + 1]
-    p11 = patch[r0 + 1][:, c0 + 1]
-    t = (1 - fr) * ((1 - fc) * p00 + fc * p01) + fr * ((1 - fc) * p10 + fc * p11)
-    return _periodic_component(t.astype(np.float64))
+    # bilinear, pixel centres aligned, edges extended
+    grid = np.meshgrid(rows, cols, indexing="ij")
+    t = ndimage.map_coordinates(patch, grid, order=1, mode="nearest", output=np.float64)
+    return _periodic_component(t)
 
 
 def _frac_grid(shape) -> tuple[np.ndarray, np.ndarray]:

@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+
+from symsim_widgets._files import write_atomically
 
 if TYPE_CHECKING:  # pragma: no cover
     from symsim_widgets.symmetry.periodicity import LatticeEstimate
@@ -68,7 +69,7 @@ ARCHS = ("resnet18", "resnet34", "resnet50")
 
 
 def _torchvision():
-    from symsim_widgets.models._torchvision_shim import import_torchvision
+    from symsim_widgets._torchvision_shim import import_torchvision
 
     return import_torchvision()
 
@@ -197,19 +198,6 @@ def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; checkpoints are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(path: str | os.PathLike, model: SymmetryNet, metadata: dict) -> dict:
     """Write the model's weights (float16) and metadata to ``path`` atomically.
 
@@ -241,9 +229,8 @@ def save_checkpoint(path: str | os.PathLike, model: SymmetryNet, metadata: dict)
         for k, v in model.state_dict().items()
     }
     meta["weights_sha256"] = weights_sha256(state)
-    _atomic_torch_save(
-        {"format": CHECKPOINT_FORMAT, "metadata": meta, "state_dict": state}, Path(path)
-    )
+    checkpoint = {"format": CHECKPOINT_FORMAT, "metadata": meta, "state_dict": state}
+    write_atomically(path, lambda tmp: torch.save(checkpoint, tmp))
     return meta
 
 

@@ -40,6 +40,8 @@ import torch
 from scipy import ndimage
 from torch import nn
 
+from symsim_widgets._device import resolve_device
+from symsim_widgets._files import copy_file_atomically, write_atomically, write_text_atomically
 from symsim_widgets.symmetry.config import TrainConfig
 from symsim_widgets.symmetry.corruption import heavy_noise
 from symsim_widgets.symmetry.generator import generate_batch, generate_sample, redrawn
@@ -47,7 +49,6 @@ from symsim_widgets.symmetry.groups import WALLPAPER_GROUPS
 from symsim_widgets.symmetry.independent import independent_wallpaper
 from symsim_widgets.symmetry.network import (
     SymmetryNet,
-    _atomic_torch_save,
     load_checkpoint,
     save_checkpoint,
 )
@@ -281,22 +282,14 @@ def save_confusion_png(confusion: np.ndarray, path: Path, title: str) -> bool:
                         color="black" if norm[i, j] > 0.5 else "white")  # fmt: skip
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
+    write_atomically(path, fig.savefig)
     plt.close(fig)
-    os.replace(tmp, path)
     return True
 
 
 # --------------------------------------------------------------------------------------
 # training
 # --------------------------------------------------------------------------------------
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def _warm_start(model: SymmetryNet, cfg: TrainConfig) -> None:
     """Load the weights of the checkpoint ``cfg.init_from`` (same architecture and input)."""
     weights, meta = load_checkpoint(cfg.init_from)  # verifies the weights' sha256
@@ -379,7 +372,7 @@ def train_symmetry(
         cfg.command = f"train_symmetry({str(out_dir)!r}{', ' if args else ''}{args})"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = _resolve_device(cfg.device)
+    device = resolve_device(cfg.device)
     amp = bool(cfg.amp)
     workers = cfg.workers if cfg.workers is not None else max(1, (os.cpu_count() or 2) - 1)
     t_start = time.monotonic()
@@ -436,19 +429,17 @@ def train_symmetry(
             print(f"resumed from {state_path} at step {step}", flush=True)
 
     def save_state() -> None:
-        _atomic_torch_save(
-            {
-                "config": _config_dict(cfg),
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "step": step,
-                "rng": _rng_state(device),
-                "history": history,
-                "generator": GENERATOR_VERSION,
-            },
-            state_path,
-        )
+        state = {
+            "config": _config_dict(cfg),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "step": step,
+            "rng": _rng_state(device),
+            "history": history,
+            "generator": GENERATOR_VERSION,
+        }
+        write_atomically(state_path, lambda tmp: torch.save(state, tmp))
 
     eval_sets = None
 
@@ -579,16 +570,10 @@ def train_symmetry(
         "accuracy": accuracy,
     }
     meta = save_checkpoint(out / CHECKPOINT_FILE, model, metadata)
-    with open(out / "metrics.json.tmp", "w") as fh:
-        json.dump({"accuracy": accuracy, "confusion": res["held_out"]["confusion"]}, fh, indent=1)
-    os.replace(out / "metrics.json.tmp", out / "metrics.json")
+    metrics = {"accuracy": accuracy, "confusion": res["held_out"]["confusion"]}
+    write_text_atomically(out / "metrics.json", json.dumps(metrics, indent=1))
     if install_to is not None:
-        import shutil
-
-        dest = Path(install_to)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out / CHECKPOINT_FILE, dest.with_name(dest.name + ".tmp"))
-        os.replace(dest.with_name(dest.name + ".tmp"), dest)
+        copy_file_atomically(out / CHECKPOINT_FILE, install_to)
     if progress:
         summary = ", ".join(
             f"{k} {v['overall']:.4f}" for k, v in accuracy.items() if k != "history"

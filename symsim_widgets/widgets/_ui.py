@@ -1,4 +1,4 @@
-"""Running view updates on the kernel's event loop.
+"""Running view updates on the kernel's event loop, and long work in the background.
 
 Work such as a UMAP re-projection runs in a background thread so the kernel stays
 responsive; its results must reach the widgets from the thread that handles widget
@@ -9,6 +9,7 @@ plain Python process (tests, scripts) there is no loop and callbacks run at once
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -58,6 +59,10 @@ class UiScheduler:
             return None
         return loop
 
+    def has_loop(self) -> bool:
+        """Whether calls go to a running UI loop (else they run at once, or not at all)."""
+        return self._usable_loop() is not None
+
     def call_soon(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` on the UI loop (from any thread), or now on the main thread when
         there is no loop. Off the main thread without a loop it is dropped: the only
@@ -100,3 +105,45 @@ class UiScheduler:
             schedule()
         else:
             loop.call_soon_threadsafe(schedule)
+
+
+class BackgroundJobs:
+    """The one way views run long work (re-projections) off the kernel's thread.
+
+    Jobs run one at a time in a worker thread; each job's ``on_done(future)`` runs on the
+    UI loop of ``ui`` (:meth:`UiScheduler.post`), where widgets may be updated.
+
+    Parameters
+    ----------
+    ui : the view's scheduler (its captured loop receives the results).
+    name : prefix of the worker thread's name.
+    """
+
+    def __init__(self, ui: UiScheduler, name: str) -> None:
+        self._ui = ui
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=name
+        )
+
+    def submit(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[concurrent.futures.Future], Any],
+        *,
+        inline_without_loop: bool = False,
+    ) -> concurrent.futures.Future:
+        """Run ``fn()`` in the worker and hand its future to ``on_done`` on the UI loop.
+
+        Without a running UI loop (a script, a test) there is nowhere to hand the result
+        to: the job still runs in the worker and the caller applies its result itself
+        (waiting on the returned future); with ``inline_without_loop`` it runs here
+        instead and ``on_done`` is called at once.
+        """
+        if inline_without_loop and not self._ui.has_loop():
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            future.set_result(fn())
+            on_done(future)
+            return future
+        future = self._executor.submit(fn)
+        future.add_done_callback(lambda f: self._ui.post(lambda: on_done(f)))
+        return future

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
@@ -136,18 +136,3 @@ class ControlsView(w.VBox):
             "save": self.save_button,
         }[button]
         widget.on_click(lambda _: callback())
-
-
-def color_columns(items: Any, *, max_categories: int = 60) -> Sequence[str]:
-    """Metadata columns worth colouring by: numeric ones, and categorical ones with at
-    least 2 and at most ``max_categories`` distinct values."""
-    out = []
-    skip = {"content_hash", "x", "y", "w", "h"}
-    for name in items.columns:
-        if name in skip:
-            continue
-        col = items[name]
-        n = col.nunique(dropna=True)
-        if (col.dtype.kind in "if" and n > 1) or 2 <= n <= max_categories:
-            out.append(str(name))
-    return out

@@ -30,8 +30,9 @@ import pandas as pd
 import traitlets as t
 
 from symsim_widgets.exploration import MIN_POINTS, ExplorationNode
-from symsim_widgets.widgets._ui import UiScheduler
-from symsim_widgets.widgets.controls import ControlsView, color_columns
+from symsim_widgets.widgets._ui import BackgroundJobs, UiScheduler
+from symsim_widgets.widgets.colors import MAX_CATEGORIES, color_columns, color_values
+from symsim_widgets.widgets.controls import ControlsView
 from symsim_widgets.widgets.gallery import GalleryView
 from symsim_widgets.widgets.images import ItemSource
 from symsim_widgets.widgets.lod import MAX_MARKERS
@@ -280,9 +281,7 @@ class Explorer(w.VBox):
         self._params = params
         self._bundle_path: str | None = None
         self._ui = UiScheduler()
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="symsim-explorer"
-        )
+        self._jobs = BackgroundJobs(self._ui, "symsim-explorer")
         self._pending: concurrent.futures.Future | None = None
         self._lock = threading.Lock()
         self._trail: dict[str, str] = {}
@@ -476,11 +475,12 @@ class Explorer(w.VBox):
         self.gallery.indices = selection
         self.gallery.title = f"re-projecting {selection.size:,} selected items…"
         self.mosaic.points = preview
-        future = self._executor.submit(parent.child, selection, label=label, **overrides)
-        self._pending = future
         # With a running kernel loop the result is applied there; without one (a plain
         # script), wait() applies it.
-        future.add_done_callback(lambda f: self._ui.post(lambda: self._finish(f)))
+        future = self._jobs.submit(
+            lambda: parent.child(selection, label=label, **overrides), self._finish
+        )
+        self._pending = future
         return future
 
     def wait(self, timeout: float | None = None) -> ExplorationNode | None:
@@ -657,7 +657,8 @@ class Explorer(w.VBox):
         options = self.controls.color_options if self._ready else []
         if name and name not in options:
             raise t.TraitError(
-                f"cannot colour by {name!r}: not a metadata column with 2 to 60 categories "
+                f"cannot colour by {name!r}: not a metadata column with 2 to {MAX_CATEGORIES} "
+                f"categories "
                 f"or numbers (choose from {', '.join(options)})"
             )
         return name
@@ -697,7 +698,7 @@ class Explorer(w.VBox):
     def _on_color(self, change: Any) -> None:
         if not self._ready:
             return
-        values, labels = _color_values(self._source.items, change["new"])
+        values, labels = color_values(self._source.items, change["new"])
         with self.scatter.batch():
             self.scatter.color_labels = labels
             self.scatter.color_values = values
@@ -728,15 +729,10 @@ class Explorer(w.VBox):
             if self.weight == key:
                 self._set_root(future.result())
 
-        if self._ui._usable_loop() is None:
-            future: concurrent.futures.Future = concurrent.futures.Future()
-            future.set_result(project())
-            done(future)
-            return
-        self.busy = True
-        self.scatter.busy = True
-        future = self._executor.submit(project)
-        future.add_done_callback(lambda f: self._ui.post(lambda: done(f)))
+        if self._ui.has_loop():  # else the job runs here, at once
+            self.busy = True
+            self.scatter.busy = True
+        self._jobs.submit(project, done, inline_without_loop=True)
 
     def _set_root(self, root: ExplorationNode) -> None:
         self._root.unobserve(self._on_tree_event)
@@ -940,17 +936,3 @@ def _add_symmetry_predictions(
         return
     for name, column in predictions.items():
         source.items[name] = column.to_numpy()
-
-
-def _color_values(items: pd.DataFrame, column: str) -> tuple[np.ndarray | None, list[str]]:
-    """Values per item for colouring by ``column``: codes and labels for categories,
-    floats (NaN for missing) for numbers."""
-    if not column:
-        return None, []
-    col = items[column]
-    if col.dtype.kind in "if" and col.nunique(dropna=True) > 20:
-        return col.to_numpy(dtype=np.float64), []
-    text = col.astype(object).where(col.notna(), "(none)").astype(str)
-    categories = sorted(text.unique().tolist())
-    codes = pd.Categorical(text, categories=categories).codes.astype(np.float64)
-    return codes, categories

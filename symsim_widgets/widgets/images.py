@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from symsim_widgets._lru import LRUCache
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -67,9 +67,7 @@ class ItemSource:
         self.items = items.reset_index(drop=True)
         self._thumbnail = thumbnail
         self.collection = collection
-        self._png: OrderedDict[int, bytes] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._png = LRUCache(cache_size)
 
     @classmethod
     def from_collection(cls, collection: Any) -> ItemSource:
@@ -93,16 +91,10 @@ class ItemSource:
     def png(self, i: int) -> bytes:
         """The thumbnail of item ``i`` as PNG bytes (cached)."""
         i = int(i)
-        with self._lock:
-            data = self._png.get(i)
-            if data is not None:
-                self._png.move_to_end(i)
-                return data
-        data = png_bytes(self.thumbnail(i))
-        with self._lock:
-            self._png[i] = data
-            while len(self._png) > self._cache_size:
-                self._png.popitem(last=False)
+        data = self._png.get(i)
+        if data is None:
+            data = png_bytes(self.thumbnail(i))
+            self._png.put(i, data)
         return data
 
     def describe(self, i: int, columns: Sequence[str] | None = None) -> dict[str, Any]:

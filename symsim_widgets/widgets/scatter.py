@@ -28,6 +28,7 @@ import numpy as np
 import traitlets as t
 
 from symsim_widgets.widgets._ui import UiScheduler
+from symsim_widgets.widgets.colors import DEFAULT_COLOR, HIGHLIGHT_COLOR, PALETTE, category_colors
 from symsim_widgets.widgets.images import ItemSource
 from symsim_widgets.widgets.lod import (
     MAX_MARKERS,
@@ -36,31 +37,6 @@ from symsim_widgets.widgets.lod import (
     representatives,
 )
 
-#: Categorical colours (Tableau 20 order, then greys).
-PALETTE = (
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
-    "#1f77b4",
-    "#aec7e8",
-    "#ff7f0e",
-    "#ffbb78",
-    "#2ca02c",
-    "#98df8a",
-    "#d62728",
-    "#ff9896",
-    "#9467bd",
-    "#c5b0d5",
-)
-DEFAULT_COLOR = "#4e79a7"
-HIGHLIGHT_COLOR = "#ffb000"
 MODES = ("lasso", "box", "pan")
 
 # Figure geometry: fixed margins and no padding, so a mouse position maps linearly to
@@ -400,14 +376,14 @@ class ScatterView(w.VBox):
             labels = list(self.color_labels)
             k = len(labels)
             self._cat_scale.domain = list(range(k))
-            self._cat_scale.colors = [PALETTE[i % len(PALETTE)] for i in range(k)]
+            self._cat_scale.colors = category_colors(k)
             self._marks.scales = {"x": self._xs, "y": self._ys, "color": self._cat_scale}
             self._marks.color = values[roots].astype(np.float64)
             swatches = "".join(
                 f"<span style='margin-right:10px;white-space:nowrap'>"
-                f"<span style='color:{PALETTE[i % len(PALETTE)]}'>&#9679;</span> "
+                f"<span style='color:{colour}'>&#9679;</span> "
                 f"{_escape(label)}</span>"
-                for i, label in enumerate(labels[:40])
+                for colour, label in zip(category_colors(k), labels[:40], strict=False)
             )
             more = f" … and {k - 40} more" if k > 40 else ""
             self._legend.value = (

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from symsim_widgets._files import write_text_atomically
+from symsim_widgets._json import check_format, json_default
 from symsim_widgets.exploration import ExplorationNode, decode_array, encode_array
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,7 +126,7 @@ def save_session(explorer: Explorer, path: str | os.PathLike[str]) -> Path:
         "items": json.loads(explorer.items.to_json(orient="split", index=False)),
         "tree": explorer.tree.to_dict(),
     }
-    text = json.dumps(document, allow_nan=False, default=_json_default)
+    text = json.dumps(document, allow_nan=False, default=json_default)
     return write_text_atomically(path, text)
 
 
@@ -155,12 +156,6 @@ def _bundle_fingerprint(manifest: dict[str, Any]) -> dict[str, Any]:
     return {k: manifest.get(k) for k in ("created", "n_items", "embeddings")}
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} in a session")
-
-
 # ---------------------------------------------------------------------- load
 
 
@@ -171,14 +166,8 @@ def read_session(path: str | os.PathLike[str]) -> dict[str, Any]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise ValueError(f"{path}: not a session file (invalid JSON: {exc})") from exc
-    if not isinstance(document, dict) or document.get("format") != SESSION_FORMAT:
-        raise ValueError(f"{path}: not a symsim explorer session")
-    version = document.get("format_version")
-    if not isinstance(version, int) or version > SESSION_VERSION:
-        raise ValueError(
-            f"{path}: session format version {version!r} is newer than this symsim-widgets "
-            f"reads ({SESSION_VERSION}); upgrade the package"
-        )
+    check_format(document, SESSION_FORMAT, SESSION_VERSION, kind="a symsim explorer session",
+                 source=path)  # fmt: skip
     return document
 
 

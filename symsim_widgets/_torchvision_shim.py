@@ -14,7 +14,8 @@ the compiled ops (``torchvision.ops.nms``, ``roi_align``, ...) stay unavailable 
 installation and raise torchvision's own "Couldn't load custom C++ ops" error. On a
 matching installation (the extension loads, the ops exist) nothing is defined.
 
-Everything in symsim_widgets gets torchvision through :func:`import_torchvision`.
+Everything in symsim_widgets gets torchvision through :func:`import_torchvision`; the
+module sits below both :mod:`symsim_widgets.models` and :mod:`symsim_widgets.symmetry`.
 """
 
 from __future__ import annotations
