@@ -444,6 +444,11 @@ def serve(
         environment[LAYOUT_ENV] = str(prepare_root_layout(shown))
     else:
         environment[LAYOUT_ENV] = ""
+    # What Jupyter and IPython write for each kernel (connection files, command history)
+    # goes into the cache too, not into the visitor-facing server's home folder.
+    for variable, place in (("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
+        if variable not in (env or {}):
+            environment[variable] = str(folder / place)
     port = port or free_port()
     log = folder / f"voila-{port}.log"
     log_file = open(log, "w", encoding="utf-8")  # noqa: SIM115 - closed by stop()
@@ -458,6 +463,13 @@ def serve(
         "--show_tracebacks=True",
         # A kernel nobody is connected to (the page check's, a closed tab's) is shut down
         # after this long; kernels with an open page are never culled.
+        # Kernels talk to Voila over Unix sockets in the cache: many kernels starting at
+        # once cannot race for the same free TCP port ("Address already in use", seen
+        # with eight viewers), and no kernel port is open to anyone on the machine.
+        "--KernelManager.transport=ipc",
+        # Jupyter's notebook-trust records go to the cache too (not ~/.local/share).
+        "--NotebookNotary.db_file=:memory:",
+        f"--NotebookNotary.secret_file={folder / 'notebook_secret'}",
         f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
         "--MappingKernelManager.cull_interval=60",
         # A busy machine: kernels may start slowly and a cell's output arrive late; on
@@ -612,6 +624,38 @@ def wait_until_rendered(server: DashboardServer, *, timeout: float = 300.0) -> s
             f"({server.log}):\n{_tail(server.log)}"
         )
     return page
+
+
+def wait_until_pool_filled(server: DashboardServer, *, timeout: float = 300.0) -> float:
+    """Wait until Voila's pool of preheated kernels is full (its log says so).
+
+    A server started before a group arrives has its pool full; the load test and the
+    benchmark wait for that before their viewers open the page.
+
+    Returns
+    -------
+    float
+        Seconds waited.
+
+    Raises
+    ------
+    DashboardError
+        When Voila exits, or the pool is not full within ``timeout`` seconds.
+    """
+    start = time.monotonic()
+    while True:
+        text = server.log.read_text(encoding="utf-8", errors="replace")
+        if re.search(r"Kernel pool of .* is filled with \d+ kernel", text):
+            return time.monotonic() - start
+        if server.process.poll() is not None:
+            raise DashboardError(
+                f"Voila exited while filling its kernel pool:\n{_tail(server.log)}"
+            )
+        if time.monotonic() - start > timeout:
+            raise DashboardError(
+                f"Voila's kernel pool was not full within {timeout:.0f} s:\n{_tail(server.log)}"
+            )
+        time.sleep(0.25)
 
 
 def _tail(path: Path, lines: int = 30) -> str:
