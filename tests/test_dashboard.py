@@ -83,7 +83,7 @@ def test_the_repository_notebook_is_the_packaged_one():
     stored = json.loads((REPO / "notebooks" / "dashboard.ipynb").read_text(encoding="utf-8"))
     assert stored == dashboard_notebook()
     code = "".join(dashboard_notebook()["cells"][1]["source"])
-    assert "open_dashboard()" in code
+    assert "dashboard_view()" in code
 
 
 def test_open_dashboard_is_read_only(bundle, monkeypatch):
