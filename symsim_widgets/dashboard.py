@@ -291,10 +291,12 @@ def open_dashboard(bundle: str | os.PathLike[str] | None = None, **kwargs: Any) 
         Passed to :meth:`Explorer.from_bundle`. Without projection parameters, the root
         layout prepared by :func:`prepare_root_layout` is used when there is one (the
         file named by ``$SYMSIM_DASHBOARD_LAYOUT``, else the cache's), so opening the
-        page imports neither umap-learn nor torch.
+        page imports neither umap-learn nor torch. The bundle is memory-mapped
+        (``Bundle.load(path, mmap=True)``).
     """
     import warnings
 
+    from symsim_widgets.bundle import Bundle
     from symsim_widgets.widgets import Explorer
 
     # Library notices (e.g. torch on read-only arrays) are not for dashboard visitors.
@@ -306,7 +308,11 @@ def open_dashboard(bundle: str | os.PathLike[str] | None = None, **kwargs: Any) 
     coords = _stored_layout(bundle, kwargs)
     if coords is not None:
         kwargs["coords"] = coords
-    return Explorer.from_bundle(bundle, read_only=True, **kwargs)
+    # Memory-mapped: every viewer's kernel shares the one copy in the page cache.
+    path = str(Path(bundle).expanduser().resolve())
+    explorer = Explorer.from_bundle(Bundle.load(path, mmap=True), read_only=True, **kwargs)
+    explorer._bundle_path = path  # what a saved session records (as from_bundle(path) does)
+    return explorer
 
 
 def dashboard_view(bundle: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
