@@ -2,9 +2,10 @@
 
 ``symsim dashboard BUNDLE`` and ``symsim demo`` call :func:`serve`, which starts Voila on
 the dashboard notebook, bound to 127.0.0.1 only, with the bundle's path in the
-environment variable :data:`BUNDLE_ENV`. The notebook calls :func:`open_dashboard`, which
-opens that bundle read-only (no file chooser, no export or save buttons), or the demo
-bundle when the variable is not set.
+environment variable :data:`BUNDLE_ENV`. The notebook calls :func:`dashboard_view`, which
+opens that bundle read-only with :func:`open_dashboard` (no file chooser, no export or
+save buttons), or the demo bundle when the variable is not set, and shows why in words
+when it cannot.
 
 The demo bundle is built once into the cache (``$SYMSIM_CACHE_DIR`` or
 ``~/.cache/symsim``): the demo collection, embedded with the best model installed
@@ -20,7 +21,8 @@ Many viewers
 Each page Voila serves runs in a kernel of its own, so what one kernel costs is paid once
 per viewer. A page opens without torch or umap-learn: :func:`prepare_root_layout` projects
 the bundle's root once, before Voila starts, into the cache (``dashboard/layouts/``), and
-each kernel reads that layout instead of projecting; umap-learn is imported only when a
+each kernel reads that layout instead of projecting, from the bundle memory-mapped (one
+copy shared by all kernels); umap-learn is imported only when a
 viewer drills (its numba code loads from the machine's cache, warmed by
 :func:`run_command`). Voila keeps :data:`DEFAULT_POOL_SIZE` kernels preheated (the
 notebook already executed in them), and its execution timeouts are long enough for a
@@ -100,7 +102,9 @@ def dashboard_notebook() -> dict[str, Any]:
                     "# symsim dashboard\n",
                     "\n",
                     "Lasso points on the map, then *explore selection* to re-project them; "
-                    "the tree on the right moves between levels.",
+                    "the tree on the right moves between levels. The map appears within "
+                    "seconds; if it has not after a minute, the server is busy: reload "
+                    "the page.",
                 ],
             },
             {
