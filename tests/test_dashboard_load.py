@@ -109,6 +109,27 @@ def test_a_bundle_that_cannot_be_opened_is_explained_in_words(tmp_path, capsys):
     assert "gone.symsim" in capsys.readouterr().err  # and Voila's log keeps the reason
 
 
+def test_a_page_that_cannot_be_served_in_time_says_so_in_words(bundle, tmp_path, monkeypatch):
+    import shutil
+    import urllib.request
+
+    from symsim_widgets import dashboard
+
+    # A bundle whose embeddings file is a pipe nobody writes to: opening it never ends.
+    stuck = tmp_path / "stuck.symsim"
+    shutil.copytree(bundle, stuck)
+    (stuck / "embeddings.npz").unlink()
+    os.mkfifo(stuck / "embeddings.npz")
+    monkeypatch.setattr(dashboard, "CELL_TIMEOUT", 2)
+    with serve(stuck, timeout=120, pool_size=0, root_layout=False) as server:
+        with urllib.request.urlopen(server.url, timeout=120) as response:
+            page = response.read().decode("utf-8", errors="replace")
+        problems = log_problems(server.log)
+    assert dashboard.BUSY_MESSAGE in page
+    assert "application/vnd.jupyter.widget-view+json" not in page
+    assert problems == []  # said in words, not a traceback
+
+
 def test_serve_rejects_a_negative_pool(bundle):
     with pytest.raises(ValueError, match="pool_size"):
         serve(bundle, pool_size=-1)
