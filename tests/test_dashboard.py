@@ -155,6 +155,13 @@ def test_dashboard_command_rejects_what_is_not_a_bundle(tmp_path):
         timeout=60,
     )
     assert result.returncode == 2 and "--port" in result.stderr
+    result = subprocess.run(
+        [SYMSIM, "dashboard", str(tmp_path), "--pool-size", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--pool-size: must be 0 or more" in result.stderr
 
 
 def test_demo_bundle_is_built_once_into_the_cache(tmp_path):
