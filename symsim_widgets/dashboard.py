@@ -471,8 +471,6 @@ def serve(
         "--no-browser",
         "--Voila.ip=127.0.0.1",
         "--show_tracebacks=True",
-        # A kernel nobody is connected to (the page check's, a closed tab's) is shut down
-        # after this long; kernels with an open page are never culled.
         # Kernels talk to Voila over Unix sockets in the cache: many kernels starting at
         # once cannot race for the same free TCP port ("Address already in use", seen
         # with eight viewers), and no kernel port is open to anyone on the machine.
@@ -480,6 +478,8 @@ def serve(
         # Jupyter's notebook-trust records go to the cache too (not ~/.local/share).
         "--NotebookNotary.db_file=:memory:",
         f"--NotebookNotary.secret_file={folder / 'notebook_secret'}",
+        # A kernel nobody is connected to (the page check's, a closed tab's) is shut down
+        # after this long; kernels with an open page are never culled.
         f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
         "--MappingKernelManager.cull_interval=60",
         # A busy machine: kernels may start slowly and a cell's output arrive late; on
@@ -640,7 +640,8 @@ def wait_until_pool_filled(server: DashboardServer, *, timeout: float = 300.0) -
     """Wait until Voila's pool of preheated kernels is full (its log says so).
 
     A server started before a group arrives has its pool full; the load test and the
-    benchmark wait for that before their viewers open the page.
+    benchmark wait for that before their viewers open the page. Only for a server
+    started with ``pool_size`` above 0.
 
     Returns
     -------
