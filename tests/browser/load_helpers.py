@@ -178,21 +178,28 @@ def open_viewers(
     Then, with ``drill``, every viewer who saw the map lassos about half of it and
     explores the selection, all at once, and ``after_drill()`` is called. Returns the
     viewers and the two callbacks' results.
+
+    The viewers run on an event loop of their own in a worker thread, so this works
+    beside a running loop (Playwright's sync API, which the browser tests hold open).
     """
-    return asyncio.run(
-        _visit_all(
-            url,
-            n,
-            chromium=chromium,
-            args=args,
-            spread=spread,
-            drill=drill,
-            timeout_ms=timeout * 1000.0,
-            screenshots=screenshots,
-            after_map=after_map,
-            after_drill=after_drill,
-        )
-    )
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="viewers") as pool:
+        return pool.submit(
+            asyncio.run,
+            _visit_all(
+                url,
+                n,
+                chromium=chromium,
+                args=args,
+                spread=spread,
+                drill=drill,
+                timeout_ms=timeout * 1000.0,
+                screenshots=screenshots,
+                after_map=after_map,
+                after_drill=after_drill,
+            ),
+        ).result()
 
 
 def kernel_memory(voila_pid: int) -> list[dict[str, float]]:
