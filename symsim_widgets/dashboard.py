@@ -471,10 +471,6 @@ def serve(
         "--no-browser",
         "--Voila.ip=127.0.0.1",
         "--show_tracebacks=True",
-        # Kernels talk to Voila over Unix sockets in the cache: many kernels starting at
-        # once cannot race for the same free TCP port ("Address already in use", seen
-        # with eight viewers), and no kernel port is open to anyone on the machine.
-        "--KernelManager.transport=ipc",
         # Jupyter's notebook-trust records go to the cache too (not ~/.local/share).
         "--NotebookNotary.db_file=:memory:",
         f"--NotebookNotary.secret_file={folder / 'notebook_secret'}",
@@ -491,6 +487,12 @@ def serve(
         f"--VoilaExecutor.cell_timeout_instruction={BUSY_MESSAGE}",
         f"--VoilaExecutor.cell_error_instruction={BUSY_MESSAGE}",
     ]
+    if os.name == "posix":
+        # Kernels talk to Voila over Unix sockets in the cache: many kernels starting at
+        # once cannot race for the same free TCP port ("Address already in use", seen
+        # with eight viewers), and no kernel port is open to anyone on the machine.
+        # (ZeroMQ has no such sockets on Windows, which keeps TCP.)
+        command.append("--KernelManager.transport=ipc")
     if pool_size:
         command += [
             "--preheat_kernel=True",
