@@ -204,8 +204,17 @@ class Bundle:
 
     # ------------------------------------------------------------------ reading
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Bundle:
+    def load(cls, path: str | os.PathLike, *, mmap: bool = False) -> Bundle:
         """Read a bundle written by :meth:`save` (or ``symsim embed``).
+
+        Parameters
+        ----------
+        path : path-like
+            The bundle folder.
+        mmap : bool
+            Map the feature arrays and thumbnails read-only from the files instead of
+            reading them into memory: pages are read when used, and processes that open
+            the same bundle (the dashboard's kernels) share them.
 
         Raises
         ------
@@ -227,8 +236,8 @@ class Bundle:
             errors = pd.DataFrame(columns=["source", "reason"])
         except (OSError, pd.errors.ParserError) as exc:
             raise BundleError(f"{folder / _ERRORS}: unreadable ({exc})") from exc
-        embeddings = _read_npz(folder / _EMBEDDINGS)
-        thumbs = _read_npz(folder / _THUMBNAILS)
+        embeddings = _read_npz(folder / _EMBEDDINGS, mmap=mmap)
+        thumbs = _read_npz(folder / _THUMBNAILS, mmap=mmap)
         thumbnails = _unpack_thumbnails(folder / _THUMBNAILS, thumbs)
         if len(items) != manifest["n_items"]:
             raise BundleError(
@@ -391,14 +400,55 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-def _read_npz(file: Path) -> dict[str, np.ndarray]:
+def _read_npz(file: Path, *, mmap: bool = False) -> dict[str, np.ndarray]:
     try:
+        if mmap:
+            return _map_npz(file)
         with np.load(file, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
     except FileNotFoundError as exc:
         raise BundleError(f"{file}: missing") from exc
     except Exception as exc:  # zipfile.BadZipFile, ValueError, EOFError, OSError, ...
         raise BundleError(f"{file}: corrupt or truncated ({exc})") from exc
+
+
+def _map_npz(file: Path) -> dict[str, np.ndarray]:
+    """The arrays of an uncompressed ``.npz`` (what :meth:`Bundle.save` writes) as
+    read-only memory maps; a compressed member is read into memory instead."""
+    import zipfile
+
+    out: dict[str, np.ndarray] = {}
+    with open(file, "rb") as fh, zipfile.ZipFile(fh) as archive:
+        for member in archive.infolist():
+            name = member.filename.removesuffix(".npy")
+            if member.compress_type != zipfile.ZIP_STORED:
+                with archive.open(member) as stream:
+                    out[name] = np.lib.format.read_array(stream, allow_pickle=False)
+                continue
+            # the member's data follows its local header (30 bytes, the name, the extra)
+            fh.seek(member.header_offset)
+            local = fh.read(30)
+            start = member.header_offset + 30 + int.from_bytes(local[26:28], "little")
+            start += int.from_bytes(local[28:30], "little")
+            fh.seek(start)
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(fh)
+            if dtype.hasobject:
+                raise ValueError(f"array {name!r} holds Python objects")
+            out[name] = np.memmap(
+                file,
+                dtype=dtype,
+                mode="r",
+                offset=fh.tell(),
+                shape=shape,
+                order="F" if fortran else "C",
+            )
+    return out
 
 
 def _unpack_thumbnails(file: Path, data: dict[str, np.ndarray]) -> list[np.ndarray]:

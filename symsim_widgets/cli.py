@@ -161,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (demo, dashboard):
         sub.add_argument("--port", type=_port, help="port on 127.0.0.1 (default: a free one)")
         sub.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+        sub.add_argument(
+            "--pool-size",
+            type=_count,
+            default=None,
+            help="kernels kept preheated for arriving viewers (default 4; 0: none)",
+        )
         sub.set_defaults(run=run_dashboard)
     return parser
 
@@ -461,6 +467,17 @@ def _port(text: str) -> int:
     if not 0 < port < 65536:
         raise argparse.ArgumentTypeError(f"a port lies between 1 and 65535; got {port}")
     return port
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more; got {count}")
+    return count
 
 
 def run_dashboard(args: argparse.Namespace) -> int:

@@ -2,9 +2,10 @@
 
 ``symsim dashboard BUNDLE`` and ``symsim demo`` call :func:`serve`, which starts Voila on
 the dashboard notebook, bound to 127.0.0.1 only, with the bundle's path in the
-environment variable :data:`BUNDLE_ENV`. The notebook calls :func:`open_dashboard`, which
-opens that bundle read-only (no file chooser, no export or save buttons), or the demo
-bundle when the variable is not set.
+environment variable :data:`BUNDLE_ENV`. The notebook calls :func:`dashboard_view`, which
+opens that bundle read-only with :func:`open_dashboard` (no file chooser, no export or
+save buttons), or the demo bundle when the variable is not set, and shows why in words
+when it cannot.
 
 The demo bundle is built once into the cache (``$SYMSIM_CACHE_DIR`` or
 ``~/.cache/symsim``): the demo collection, embedded with the best model installed
@@ -14,10 +15,24 @@ as ``demo-<model>.symsim``. Building it writes only there and into the embedding
 The dashboard notebook ships inside the package (:func:`dashboard_notebook` makes it;
 ``notebooks/dashboard.ipynb`` in the repository is the same notebook), so an installed
 package can serve it.
+
+Many viewers
+------------
+Each page Voila serves runs in a kernel of its own, so what one kernel costs is paid once
+per viewer. A page opens without torch or umap-learn: :func:`prepare_root_layout` projects
+the bundle's root once, before Voila starts, into the cache (``dashboard/layouts/``), and
+each kernel reads that layout instead of projecting, from the bundle memory-mapped (one
+copy shared by all kernels); umap-learn is imported only when a
+viewer drills (its numba code loads from the machine's cache, warmed by
+:func:`run_command`). Voila keeps :data:`DEFAULT_POOL_SIZE` kernels preheated (the
+notebook already executed in them), and its execution timeouts are long enough for a
+busy machine; a page that cannot be served says so in words
+(:data:`BUSY_MESSAGE`, :func:`dashboard_view`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -40,17 +55,39 @@ from symsim_widgets.cache import cache_root
 BUNDLE_ENV = "SYMSIM_DASHBOARD_BUNDLE"
 #: Environment variable with the most markers the map draws (optional).
 MAX_MARKERS_ENV = "SYMSIM_DASHBOARD_MAX_MARKERS"
+#: Environment variable naming the root layout file (``.npy``) the notebook uses; set by
+#: :func:`serve`. Empty: the kernel projects the root itself.
+LAYOUT_ENV = "SYMSIM_DASHBOARD_LAYOUT"
 #: Seconds after which Voila shuts down a kernel that no page is connected to.
 CULL_IDLE_SECONDS = 300
+#: Kernels Voila keeps started, with the dashboard notebook already executed in them.
+DEFAULT_POOL_SIZE = 4
+#: Seconds Voila waits after handing out a preheated kernel before starting its
+#: replacement (so a group arriving together is not slowed by the refill).
+POOL_FILL_DELAY = 10.0
+#: Seconds a kernel may take to start, and the notebook's cell to run, on a busy machine.
+STARTUP_TIMEOUT = 240
+CELL_TIMEOUT = 600
+#: Seconds to wait for a cell's output after it finished (nbclient's default, 4 s, drops
+#: the explorer from the page when the machine is busy).
+IOPUB_TIMEOUT = 120
+#: What a visitor reads when the page cannot be served in time.
+BUSY_MESSAGE = (
+    "The dashboard could not be opened: the server is too busy right now. "
+    "Reload this page in a minute."
+)
+#: Bumped when the way the root layout is computed changes (old files are then unused).
+_LAYOUT_VERSION = 1
 
 _DASHBOARD_CODE = f"""\
 # The symsim dashboard: a read-only explorer of one bundle.
 # `symsim dashboard BUNDLE` sets {BUNDLE_ENV}; without it, the demo bundle is used
-# (built into the cache at first use).
-from symsim_widgets.dashboard import open_dashboard
+# (built into the cache at first use). A bundle that cannot be opened is explained in
+# words instead of an explorer.
+from symsim_widgets.dashboard import dashboard_view
 
-explorer = open_dashboard()
-explorer"""
+view = dashboard_view()
+view"""
 
 
 def dashboard_notebook() -> dict[str, Any]:
@@ -65,7 +102,9 @@ def dashboard_notebook() -> dict[str, Any]:
                     "# symsim dashboard\n",
                     "\n",
                     "Lasso points on the map, then *explore selection* to re-project them; "
-                    "the tree on the right moves between levels.",
+                    "the tree on the right moves between levels. The map appears within "
+                    "seconds; if it has not after a minute, the server is busy: reload "
+                    "the page.",
                 ],
             },
             {
@@ -122,21 +161,29 @@ def demo_bundle(
     pathlib.Path
         The bundle folder.
     """
-    from symsim_widgets.bundle import BundleError, build_bundle, read_manifest
-    from symsim_widgets.demo import DEMO_VERSION, demo_collection
-    from symsim_widgets.models import best_available_model
+    from symsim_widgets.bundle import build_bundle
+    from symsim_widgets.demo import demo_collection
 
-    if model == "auto":
-        model = best_available_model()
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     suffix = "" if include_wallpapers else "-nowallpapers"
-    path = root / f"demo-{model.replace('+', '-')}{suffix}.symsim"
-    try:
-        manifest = read_manifest(path)
-        if manifest.get("info", {}).get("demo_version") == DEMO_VERSION:
-            return path
-    except BundleError:
-        pass
+
+    def bundle_path(name: str) -> Path:
+        return root / f"demo-{name.replace('+', '-')}{suffix}.symsim"
+
+    if model == "auto":
+        # A current demo bundle embedded with the symmetry branch is used as it is:
+        # asking which models are installed builds the symmetry network (seconds, and
+        # torch), which a dashboard kernel should not pay.
+        if _is_current_demo(bundle_path("symmetry+natural")):
+            return bundle_path("symmetry+natural")
+        from symsim_widgets.models import best_available_model
+
+        model = best_available_model()
+    path = bundle_path(model)
+    if _is_current_demo(path):
+        return path
+    from symsim_widgets.demo import DEMO_VERSION
+
     collection = demo_collection(progress=progress, include_wallpapers=include_wallpapers)
     return build_bundle(
         collection,
@@ -148,6 +195,95 @@ def demo_bundle(
     )
 
 
+def _is_current_demo(path: Path) -> bool:
+    """Whether ``path`` is a demo bundle of the current :data:`DEMO_VERSION`."""
+    from symsim_widgets.bundle import BundleError, read_manifest
+    from symsim_widgets.demo import DEMO_VERSION
+
+    try:
+        manifest = read_manifest(path)
+    except BundleError:
+        return False
+    return manifest.get("info", {}).get("demo_version") == DEMO_VERSION
+
+
+# ---------------------------------------------------------------------- root layout
+#: Keyword arguments of :func:`open_dashboard` that do not change the root's layout.
+_LAYOUT_NEUTRAL = frozenset({"max_markers", "read_only", "tree"})
+
+
+def root_layout_file(bundle: str | os.PathLike[str]) -> Path:
+    """Where the cache keeps the dashboard's root layout of ``bundle``.
+
+    The name is a hash of the bundle's manifest, the size and modification time of its
+    embeddings and the package version, so a rewritten bundle or an upgrade gets a new
+    layout, and a bundle folder that cannot be written to (or is shared) is never
+    touched.
+
+    Raises
+    ------
+    BundleError
+        When ``bundle`` is not a bundle folder.
+    """
+    from symsim_widgets import __version__
+    from symsim_widgets.bundle import read_manifest
+
+    folder = Path(bundle).expanduser().resolve()
+    read_manifest(folder)  # BundleError with a clear message for a non-bundle
+    digest = hashlib.sha256()
+    digest.update((folder / "manifest.json").read_bytes())
+    stat = (folder / "embeddings.npz").stat()
+    digest.update(f"{stat.st_size}:{stat.st_mtime_ns}:{__version__}:{_LAYOUT_VERSION}".encode())
+    return cache_root() / "dashboard" / "layouts" / f"{digest.hexdigest()[:24]}.npy"
+
+
+def prepare_root_layout(bundle: str | os.PathLike[str]) -> Path:
+    """Project the root of ``bundle`` as the dashboard shows it, once, into the cache.
+
+    The layout is made by the explorer itself (:meth:`Explorer.from_bundle` with the
+    bundle's own blend weight and the default projection parameters), so a kernel that
+    reads it shows exactly the map it would have computed. A layout already in the
+    cache is reused.
+
+    Returns
+    -------
+    pathlib.Path
+        The ``.npy`` file (:func:`root_layout_file`).
+    """
+    import numpy as np
+
+    from symsim_widgets.widgets import Explorer
+
+    path = root_layout_file(bundle)
+    if path.is_file():
+        return path
+    explorer = Explorer.from_bundle(Path(bundle).expanduser().resolve(), read_only=True)
+    coords = np.asarray(explorer.tree.coords, dtype=np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.stem}-{os.getpid()}.npy")
+    np.save(staging, coords, allow_pickle=False)
+    os.replace(staging, path)
+    return path
+
+
+def _stored_layout(bundle: str | os.PathLike[str], kwargs: dict[str, Any]) -> Any:
+    """The root layout prepared for ``bundle``, or None (then the kernel projects)."""
+    import numpy as np
+
+    if set(kwargs) - _LAYOUT_NEUTRAL:
+        return None  # other projection parameters or a given layout: not the stored one
+    named = os.environ.get(LAYOUT_ENV)
+    if named == "":
+        return None  # served with root_layout=False
+    try:
+        path = Path(named) if named is not None else root_layout_file(bundle)
+        if not path.is_file():
+            return None
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None  # unreadable: project instead
+
+
 def open_dashboard(bundle: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
     """The read-only explorer the dashboard shows.
 
@@ -156,10 +292,15 @@ def open_dashboard(bundle: str | os.PathLike[str] | None = None, **kwargs: Any) 
     bundle : path, optional
         Default: ``$SYMSIM_DASHBOARD_BUNDLE``, else the demo bundle (:func:`demo_bundle`).
     **kwargs
-        Passed to :meth:`Explorer.from_bundle`.
+        Passed to :meth:`Explorer.from_bundle`. Without projection parameters, the root
+        layout prepared by :func:`prepare_root_layout` is used when there is one (the
+        file named by ``$SYMSIM_DASHBOARD_LAYOUT``, else the cache's), so opening the
+        page imports neither umap-learn nor torch. The bundle is memory-mapped
+        (``Bundle.load(path, mmap=True)``).
     """
     import warnings
 
+    from symsim_widgets.bundle import Bundle
     from symsim_widgets.widgets import Explorer
 
     # Library notices (e.g. torch on read-only arrays) are not for dashboard visitors.
@@ -168,7 +309,40 @@ def open_dashboard(bundle: str | os.PathLike[str] | None = None, **kwargs: Any) 
         bundle = os.environ.get(BUNDLE_ENV) or demo_bundle(progress=False)
     if MAX_MARKERS_ENV in os.environ and "max_markers" not in kwargs:
         kwargs["max_markers"] = int(os.environ[MAX_MARKERS_ENV])
-    return Explorer.from_bundle(bundle, read_only=True, **kwargs)
+    coords = _stored_layout(bundle, kwargs)
+    if coords is not None:
+        kwargs["coords"] = coords
+    # Memory-mapped: every viewer's kernel shares the one copy in the page cache.
+    path = str(Path(bundle).expanduser().resolve())
+    explorer = Explorer.from_bundle(Bundle.load(path, mmap=True), read_only=True, **kwargs)
+    explorer._bundle_path = path  # what a saved session records (as from_bundle(path) does)
+    return explorer
+
+
+def dashboard_view(bundle: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
+    """What the dashboard page shows: the explorer, or why it cannot be shown.
+
+    As :func:`open_dashboard`, except that a failure (a missing or corrupt bundle, a
+    machine out of memory) becomes a short message on the page, in words, rather than a
+    traceback or an empty page; the error also goes to the kernel's standard error, which
+    Voila's log keeps.
+
+    Returns
+    -------
+    Explorer or ipywidgets.HTML
+    """
+    import html
+
+    try:
+        return open_dashboard(bundle, **kwargs)
+    except Exception as exc:  # every failure is shown to the visitor, in words
+        import ipywidgets
+
+        print(f"symsim dashboard: cannot open the explorer: {exc!r}", file=sys.stderr)
+        return ipywidgets.HTML(
+            "<div class='symsim-dashboard-error' style='font-size:15px;color:#a00'>"
+            f"The dashboard could not open its map: {html.escape(str(exc))}</div>"
+        )
 
 
 def free_port() -> int:
@@ -225,6 +399,8 @@ def serve(
     open_browser: bool = False,
     timeout: float = 120.0,
     env: dict[str, str] | None = None,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    root_layout: bool = True,
 ) -> DashboardServer:
     """Start Voila on the dashboard notebook for ``bundle``, bound to 127.0.0.1.
 
@@ -240,6 +416,15 @@ def serve(
         Seconds to wait for Voila to answer.
     env : dict, optional
         Extra environment variables for the Voila process (and its kernels).
+    pool_size : int
+        Kernels Voila keeps preheated, the notebook already executed in them (Voila's
+        ``preheat_kernel``); a page takes one and gets its map at once, and a
+        replacement is started :data:`POOL_FILL_DELAY` seconds later. Pages beyond the
+        pool start a kernel of their own. 0: no preheated kernels.
+    root_layout : bool
+        Project the root once here (:func:`prepare_root_layout`, cached) so that the
+        kernels read it instead of importing umap-learn and torch to project it. False:
+        each kernel projects the root itself (the behaviour before this option).
 
     Returns
     -------
@@ -256,12 +441,24 @@ def serve(
     notebook = write_dashboard_notebook(folder / "dashboard.ipynb")
     environment = dict(os.environ)
     environment.update(env or {})
+    if pool_size < 0:
+        raise ValueError(f"pool_size must be 0 or more; got {pool_size}")
     if bundle is not None:
         path = Path(bundle).expanduser().resolve()
         read_manifest(path)  # BundleError with a clear message for a non-bundle
         environment[BUNDLE_ENV] = str(path)
     else:
         environment.pop(BUNDLE_ENV, None)
+    if root_layout:
+        shown = Path(environment[BUNDLE_ENV]) if bundle is not None else demo_bundle()
+        environment[LAYOUT_ENV] = str(prepare_root_layout(shown))
+    else:
+        environment[LAYOUT_ENV] = ""
+    # What Jupyter and IPython write for each kernel (connection files, command history)
+    # goes into the cache too, not into the visitor-facing server's home folder.
+    for variable, place in (("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
+        if variable not in (env or {}):
+            environment[variable] = str(folder / place)
     port = port or free_port()
     log = folder / f"voila-{port}.log"
     log_file = open(log, "w", encoding="utf-8")  # noqa: SIM115 - closed by stop()
@@ -274,11 +471,34 @@ def serve(
         "--no-browser",
         "--Voila.ip=127.0.0.1",
         "--show_tracebacks=True",
+        # Jupyter's notebook-trust records go to the cache too (not ~/.local/share).
+        "--NotebookNotary.db_file=:memory:",
+        f"--NotebookNotary.secret_file={folder / 'notebook_secret'}",
         # A kernel nobody is connected to (the page check's, a closed tab's) is shut down
         # after this long; kernels with an open page are never culled.
         f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
         "--MappingKernelManager.cull_interval=60",
+        # A busy machine: kernels may start slowly and a cell's output arrive late; on
+        # timeout the page says so (BUSY_MESSAGE) instead of rendering without the map.
+        f"--VoilaExecutor.startup_timeout={STARTUP_TIMEOUT}",
+        f"--VoilaExecutor.timeout={CELL_TIMEOUT}",
+        f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT}",
+        "--VoilaExecutor.raise_on_iopub_timeout=True",
+        f"--VoilaExecutor.cell_timeout_instruction={BUSY_MESSAGE}",
+        f"--VoilaExecutor.cell_error_instruction={BUSY_MESSAGE}",
     ]
+    if os.name == "posix":
+        # Kernels talk to Voila over Unix sockets in the cache: many kernels starting at
+        # once cannot race for the same free TCP port ("Address already in use", seen
+        # with eight viewers), and no kernel port is open to anyone on the machine.
+        # (ZeroMQ has no such sockets on Windows, which keeps TCP.)
+        command.append("--KernelManager.transport=ipc")
+    if pool_size:
+        command += [
+            "--preheat_kernel=True",
+            f"--pool_size={pool_size}",
+            f"--VoilaKernelManager.fill_delay={POOL_FILL_DELAY}",
+        ]
     process = subprocess.Popen(
         command, stdout=log_file, stderr=subprocess.STDOUT, env=environment, cwd=folder
     )
@@ -418,6 +638,39 @@ def wait_until_rendered(server: DashboardServer, *, timeout: float = 300.0) -> s
     return page
 
 
+def wait_until_pool_filled(server: DashboardServer, *, timeout: float = 300.0) -> float:
+    """Wait until Voila's pool of preheated kernels is full (its log says so).
+
+    A server started before a group arrives has its pool full; the load test and the
+    benchmark wait for that before their viewers open the page. Only for a server
+    started with ``pool_size`` above 0.
+
+    Returns
+    -------
+    float
+        Seconds waited.
+
+    Raises
+    ------
+    DashboardError
+        When Voila exits, or the pool is not full within ``timeout`` seconds.
+    """
+    start = time.monotonic()
+    while True:
+        text = server.log.read_text(encoding="utf-8", errors="replace")
+        if re.search(r"Kernel pool of .* is filled with \d+ kernel", text):
+            return time.monotonic() - start
+        if server.process.poll() is not None:
+            raise DashboardError(
+                f"Voila exited while filling its kernel pool:\n{_tail(server.log)}"
+            )
+        if time.monotonic() - start > timeout:
+            raise DashboardError(
+                f"Voila's kernel pool was not full within {timeout:.0f} s:\n{_tail(server.log)}"
+            )
+        time.sleep(0.25)
+
+
 def _tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
@@ -454,8 +707,6 @@ def run_command(args: Any) -> int:
     DashboardError
         With one line saying what is missing or what went wrong.
     """
-    from symsim_widgets.bundle import BundleError
-
     check_kernel()
     if args.command == "demo":
         print("preparing the demo bundle (built once, then cached)…", flush=True)
@@ -467,9 +718,15 @@ def run_command(args: Any) -> int:
     from symsim_widgets.projection import warm_up
 
     warm_up()
+    pool_size = getattr(args, "pool_size", None)
     try:
-        server = serve(bundle, port=args.port, open_browser=False)
-    except BundleError as exc:
+        server = serve(
+            bundle,
+            port=args.port,
+            open_browser=False,
+            pool_size=DEFAULT_POOL_SIZE if pool_size is None else pool_size,
+        )
+    except ValueError as exc:  # a BundleError, or a negative pool size
         raise DashboardError(str(exc)) from exc
     except RuntimeError as exc:
         raise DashboardError(f"could not start Voila: {exc}") from exc

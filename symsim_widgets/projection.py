@@ -43,6 +43,7 @@ __all__ = [
     "EXACT_KNN_MAX",
     "EXACT_KNN_METRICS",
     "EXACT_KNN_WORK",
+    "NUMPY_KNN_WORK",
     "ProjectionWarning",
     "Projector",
     "exact_knn",
@@ -57,6 +58,10 @@ EXACT_KNN_MAX = 50_000
 #: Above this many multiply-adds (N * N * D), ``knn="auto"`` on a CPU uses
 #: :func:`fast_knn` instead of :func:`exact_knn` (about 1 s of work on two cores).
 EXACT_KNN_WORK = 6e10
+#: Up to this many multiply-adds (N * N * D) on the CPU, :func:`exact_knn` runs in numpy:
+#: as fast as torch at that size, and a process that only projects small maps (a
+#: dashboard viewer drilling) never imports torch.
+NUMPY_KNN_WORK = 1e9
 #: Metrics the exact kNN supports; others fall back to umap-learn's own search.
 EXACT_KNN_METRICS = ("cosine", "correlation", "euclidean", "l2")
 #: UMAP keyword arguments that :class:`Projector` sets itself.
@@ -232,15 +237,60 @@ def exact_knn(
         Row ``i`` starts with ``i`` itself, then the other points by increasing distance.
     distances : numpy.ndarray, shape (N, n_neighbors), float32
         The matching distances; column 0 is 0. Ties between equally distant points are
-        broken by torch's ``topk``.
+        broken by torch's ``topk`` (by numpy's sort below :data:`NUMPY_KNN_WORK`).
     """
+    _check_k(len(embeddings), n_neighbors)
+    n, d = np.shape(embeddings)
+    if device in ("auto", "cpu") and float(n) * n * d <= NUMPY_KNN_WORK:
+        return _numpy_exact_knn(embeddings, n_neighbors, metric)
     import torch
 
-    _check_k(len(embeddings), n_neighbors)
     t, half_sq = _prepare_rows(embeddings, metric, device)
     with torch.no_grad():
         idx, score = _top_neighbours(t, n_neighbors - 1, half_sq, chunk_size)
     return _knn_result(idx, score, half_sq)
+
+
+def _numpy_exact_knn(
+    embeddings: np.ndarray, n_neighbors: int, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`exact_knn` in numpy, the same scores as :func:`_top_neighbours`."""
+    if metric not in EXACT_KNN_METRICS:
+        raise ValueError(f"exact kNN supports metrics {EXACT_KNN_METRICS}; got {metric!r}")
+    rows = np.array(embeddings, dtype=np.float32)
+    half_sq = None
+    if metric == "correlation":
+        rows -= rows.mean(axis=1, keepdims=True)
+    if metric in ("cosine", "correlation"):
+        rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-30)
+    else:
+        rows -= rows.mean(axis=0)
+        half_sq = 0.5 * (rows * rows).sum(axis=1)
+    n, k = len(rows), n_neighbors - 1
+    indices = np.empty((n, k + 1), dtype=np.int64)
+    distances = np.zeros((n, k + 1), dtype=np.float32)
+    indices[:, 0] = np.arange(n)
+    if k == 0:
+        return indices, distances
+    chunk_size = max(1, min(n, (1 << 24) // max(n, 1)))  # one block of scores: ~64 MB
+    for start in range(0, n, chunk_size):
+        stop = min(n, start + chunk_size)
+        score = rows[start:stop] @ rows.T
+        if half_sq is not None:
+            score -= half_sq[None, :]
+        own = np.arange(stop - start)
+        score[own, own + start] = -np.inf  # the point itself is not its own neighbour
+        near = np.argpartition(-score, k - 1, axis=1)[:, :k]
+        best = np.take_along_axis(score, near, axis=1)
+        order = np.argsort(-best, axis=1, kind="stable")
+        indices[start:stop, 1:] = np.take_along_axis(near, order, axis=1)
+        best = np.take_along_axis(best, order, axis=1)
+        if half_sq is None:
+            distances[start:stop, 1:] = np.clip(1.0 - best, 0.0, 2.0)
+        else:
+            squared = 2 * half_sq[start:stop, None] - 2 * best
+            distances[start:stop, 1:] = np.sqrt(np.maximum(squared, 0.0))
+    return indices, distances
 
 
 def fast_knn(

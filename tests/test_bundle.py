@@ -51,6 +51,21 @@ def test_round_trip_is_exact(tmp_path):
     assert loaded.features is loaded.embeddings["natural"]
 
 
+def test_a_memory_mapped_bundle_reads_the_same_arrays_read_only(tmp_path):
+    original = _bundle()
+    path = original.save(tmp_path / "b.symsim")
+    mapped = Bundle.load(path, mmap=True)
+    for name, array in original.embeddings.items():
+        np.testing.assert_array_equal(mapped.embeddings[name], array)
+        assert not mapped.embeddings[name].flags.writeable
+    for a, b in zip(mapped.thumbnails, original.thumbnails, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert isinstance(mapped.thumbnails[0].base, np.memmap)
+    (path / "embeddings.npz").write_bytes(b"PK\x03\x04 not an archive")
+    with pytest.raises(BundleError, match=r"embeddings\.npz: corrupt or truncated"):
+        Bundle.load(path, mmap=True)
+
+
 def test_no_errors_round_trip(tmp_path):
     b = _bundle()
     b.errors = pd.DataFrame(columns=["source", "reason"])

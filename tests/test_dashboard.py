@@ -83,7 +83,7 @@ def test_the_repository_notebook_is_the_packaged_one():
     stored = json.loads((REPO / "notebooks" / "dashboard.ipynb").read_text(encoding="utf-8"))
     assert stored == dashboard_notebook()
     code = "".join(dashboard_notebook()["cells"][1]["source"])
-    assert "open_dashboard()" in code
+    assert "dashboard_view()" in code
 
 
 def test_open_dashboard_is_read_only(bundle, monkeypatch):
@@ -155,6 +155,13 @@ def test_dashboard_command_rejects_what_is_not_a_bundle(tmp_path):
         timeout=60,
     )
     assert result.returncode == 2 and "--port" in result.stderr
+    result = subprocess.run(
+        [SYMSIM, "dashboard", str(tmp_path), "--pool-size", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--pool-size: must be 0 or more" in result.stderr
 
 
 def test_demo_bundle_is_built_once_into_the_cache(tmp_path):

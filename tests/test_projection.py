@@ -217,6 +217,27 @@ def test_exact_knn_matches_numpy_brute_force(metric):
     np.testing.assert_allclose(dist, ref_dist, atol=2e-5)
 
 
+@pytest.mark.parametrize("metric", ["cosine", "correlation", "euclidean"])
+def test_exact_knn_in_numpy_and_in_torch_agree_and_numpy_leaves_torch_unimported(
+    metric, monkeypatch
+):
+    from symsim_widgets import projection
+
+    x = np.random.default_rng(2).normal(size=(300, 20)).astype(np.float32)
+    small = exact_knn(x, 12, metric)  # 300 * 300 * 20 multiply-adds: numpy
+    monkeypatch.setattr(projection, "NUMPY_KNN_WORK", 0.0)
+    big = exact_knn(x, 12, metric)  # the same search in torch
+    assert np.array_equal(small[0], big[0])
+    np.testing.assert_allclose(small[1], big[1], atol=2e-5)
+    code = (
+        "import sys, numpy as np; from symsim_widgets.projection import exact_knn; "
+        "exact_knn(np.random.default_rng(0).normal(size=(200, 16)).astype(np.float32), 5); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_fast_knn_is_close_to_exact(metric):
     x, _ = clustered(1200, 32, n_clusters=10, spread=1.0, seed=4)
