@@ -29,7 +29,12 @@ __all__ = [
 ]
 
 #: Largest number of points whose kNN graph is computed with torch by ``knn="auto"``.
-EXACT_KNN_MAX = 50_000
+#: At 100,000 x 1,536 :func:`fast_knn` and a warm NNDescent take the same time (14 s on
+#: two cores, ``benchmarks/bench_projection.py --knn 100000 --dim 1536``), but NNDescent
+#: compiles its numba search code again in every new process (about 20-50 s: it is built
+#: inside factory functions, which numba cannot cache), which a dashboard kernel would
+#: pay on its first large map; torch needs no compilation.
+EXACT_KNN_MAX = 150_000
 #: Above this many multiply-adds (N * N * D), ``knn="auto"`` on a CPU uses
 #: :func:`fast_knn` instead of :func:`exact_knn` (about 1 s of work on two cores).
 EXACT_KNN_WORK = 6e10
