@@ -194,3 +194,13 @@ def test_a_missing_layout_file_is_named(tmp_path):
     (path / "layout.npy").unlink()
     with pytest.raises(BundleError, match=r"layout\.npy: missing or corrupt"):
         Bundle.load(path)
+
+
+def test_the_explorer_draws_a_bundles_stored_root_map(tmp_path):
+    from symsim_widgets.widgets import Explorer
+
+    b = _bundle(n=30)
+    b.embeddings = {"natural": np.random.default_rng(2).normal(size=(30, 6)).astype(np.float32)}
+    b.layout = np.random.default_rng(3).uniform(-5, 5, size=(30, 2)).astype(np.float32)
+    explorer = Explorer.from_bundle(b.save(tmp_path / "b"))
+    np.testing.assert_array_equal(explorer.tree.coords, b.layout)
