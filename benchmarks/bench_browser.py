@@ -4,8 +4,9 @@ For each size, a bundle of **synthetic** clustered embeddings (64-D, 30 Gaussian
 clusters, stated as such: the paper's collection had 25,133 PFM images, which we do not
 have) with small generated thumbnails and its root map stored in the bundle
 (:meth:`Bundle.with_layout`, computed before serving, not timed) is served by the Voila
-dashboard and driven by Debian's Chromium through Playwright. With "explore on lasso" ticked, a mouse lasso
-around about half of the map is drawn, and we time from the mouse-up to:
+dashboard and driven by Debian's Chromium through Playwright. With "explore on lasso"
+ticked, a mouse lasso around about half of the map is drawn, and we time from the
+mouse-up to:
 
 * ``selected``: the selection count printed by Python (the lasso's round trip);
 * ``child drawn``: the child drawn with its parent's layout of the selected points
