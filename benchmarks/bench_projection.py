@@ -4,6 +4,16 @@ Run from the repository root::
 
     python benchmarks/bench_projection.py                 # 2,000 and 25,000 points
     python benchmarks/bench_projection.py --sizes 2000 --epochs 500,200,100,60
+    python benchmarks/bench_projection.py --knn 25000,100000 --dim 1536   # kNN searches only
+
+``--knn`` compares the neighbour searches alone (k = 15, cosine), on the same data:
+:func:`~symsim_widgets.knn.fast_knn` (inverted file, exact distances),
+:func:`~symsim_widgets.knn.exact_knn` (skipped above 30,000 points) and pynndescent's
+``NNDescent`` (what umap-learn uses), seeded and single-threaded as umap runs it with a
+``random_state``, and unseeded on all cores. ``recall`` is the fraction of the true 15
+neighbours found, on 1,000 sampled query points; ``vs NNDescent`` is NNDescent's
+(seeded) time divided by the row's. pynndescent's numba code is compiled on a small
+input first, outside the timing.
 
 Baseline, measured in the same run: ``umap.UMAP(random_state=seed).fit_transform(x)``
 with umap-learn's defaults (euclidean metric, its own kNN search, spectral init, 500
@@ -139,6 +149,72 @@ def fresh_process(path: Path, which: str, env: dict) -> tuple[float, float]:
     return time.perf_counter() - start, float(done.stdout.strip().splitlines()[-1])
 
 
+def knn_table(n: int, dim: int, seed: int, k: int = 15) -> list[dict]:
+    """Time fast_knn, exact_knn and NNDescent on ``n`` points; recall on 1,000 queries."""
+    from pynndescent import NNDescent
+
+    from symsim_widgets.knn import exact_knn, fast_knn
+
+    x, _ = make_embeddings(n, dim, seed=seed)
+    queries = np.sort(np.random.default_rng(2).choice(n, size=min(n, 1000), replace=False))
+    truth = _knn_of(x[queries], x, k - 1, cosine=True)
+
+    def recall(idx: np.ndarray) -> float:
+        return float(
+            np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, idx[queries], strict=True)])
+        )
+
+    def nndescent(n_jobs: int, random_state):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            index = NNDescent(
+                x, n_neighbors=k, metric="cosine", random_state=random_state, n_jobs=n_jobs
+            )
+            return index.neighbor_graph[0]
+
+    cases = [
+        ("pynndescent NNDescent, seeded (1 thread, as umap)", lambda: nndescent(1, seed)),
+        ("pynndescent NNDescent, unseeded (all cores)", lambda: nndescent(-1, None)),
+        ("symsim fast_knn (inverted file, torch)", lambda: fast_knn(x, k, "cosine")[0]),
+    ]
+    if n <= 30_000:
+        cases.append(("symsim exact_knn (torch)", lambda: exact_knn(x, k, "cosine")[0]))
+    rows = []
+    for name, fn in cases:
+        idx, wall, cpu = _timed(fn)
+        rows.append(
+            {"case": name, "n": n, "dim": dim, "s": wall, "cpu": cpu, "recall": recall(idx)}
+        )
+    base = rows[0]["s"]
+    for r in rows:
+        r["vs_nndescent"] = base / r["s"]
+    return rows
+
+
+def _knn_main(sizes: list[int], dim: int, seed: int) -> list[dict]:
+    from pynndescent import NNDescent
+
+    warm, _ = make_embeddings(2000, 32, seed=99)  # numba compilation, not timed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        NNDescent(warm, n_neighbors=15, metric="cosine", random_state=0, n_jobs=1)
+        NNDescent(warm, n_neighbors=15, metric="cosine", n_jobs=-1)
+    print(
+        f"{'kNN search (k=15, cosine)':<52} {'n':>7} {'D':>5} {'s':>7} {'cpu s':>7} "
+        f"{'recall':>6} {'vs NNDescent':>12}"
+    )
+    rows = []
+    for n in sizes:
+        for r in knn_table(n, dim, seed):
+            print(
+                f"{r['case']:<52} {r['n']:>7} {r['dim']:>5} {r['s']:>7.2f} {r['cpu']:>7.2f} "
+                f"{r['recall']:>6.3f} {r['vs_nndescent']:>11.2f}x",
+                flush=True,
+            )
+            rows.append(r)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="2000,25000", help="comma-separated point counts")
@@ -148,7 +224,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", default="", help="also sweep n_epochs, e.g. 500,200,100")
     parser.add_argument("--no-fresh", action="store_true", help="skip fresh-process rows")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--knn", default="", help="only compare kNN searches at these sizes")
     args = parser.parse_args(argv)
+    if args.knn:
+        rows = _knn_main([int(s) for s in args.knn.split(",") if s], args.dim, args.seed)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+        return
 
     rows = []
 

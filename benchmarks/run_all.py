@@ -22,6 +22,10 @@ BENCHMARKS = {
     "cache": ("bench_cache.py", ["--n", "10000", "--dims", "1280"]),
     "projection": ("bench_projection.py", ["--sizes", "2000", "--no-fresh"]),
     "browser": ("bench_browser.py", ["--sizes", "1000", "--no-baseline"]),
+    "large-collections": (
+        "bench_large_collections.py",
+        ["--sizes", "3000", "--root-method", "pca", "--child-method", "pca"],
+    ),
     "symmetry": ("bench_symmetry.py", ["--per-group", "20"]),
     "formats": ("bench_formats.py", ["--n", "100", "--embed-items", "32"]),
     "symmetry_ood": ("bench_symmetry_ood.py", ["--per-group", "2"]),

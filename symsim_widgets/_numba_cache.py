@@ -21,7 +21,7 @@ place in symsim-widgets that changes that:
    through numba's ``Dispatcher.enable_caching()``; only the functions compiled at that
    earlier import stay uncached then. Functions that pynndescent builds at run time
    inside factory functions (used by NNDescent, i.e. by ``knn="umap"`` and beyond
-   ``projection.EXACT_KNN_MAX`` points) are created after the import and stay uncached.
+   ``knn.EXACT_KNN_MAX`` points) are created after the import and stay uncached.
 
 numba keys each cache entry on the function's own source file contents, the argument
 types, the CPU and the numba version, so a changed function is recompiled. Like any numba

@@ -15,6 +15,10 @@ without touching the original files or a model again:
     them without re-embedding.
 ``thumbnails.npz``
     The item thumbnails (uint8), packed flat with their shapes.
+``layout.npy`` (optional)
+    The root map: float32 ``(N, 2)`` coordinates of the primary features, as made by
+    :func:`~symsim_widgets.projection.project`, so a viewer draws the map at once
+    instead of projecting the whole collection when it opens.
 
 Bundles are written atomically: the folder is built beside the destination under a
 temporary name and renamed into place, so a crash never leaves a half-written bundle
@@ -49,6 +53,7 @@ _ITEMS = "items.csv"
 _ERRORS = "errors.csv"
 _EMBEDDINGS = "embeddings.npz"
 _THUMBNAILS = "thumbnails.npz"
+_LAYOUT = "layout.npy"
 
 
 class BundleError(ValueError):
@@ -75,6 +80,9 @@ class Bundle:
     info : dict
         Free-form metadata kept in the manifest (model name and fingerprint, the command
         that made the bundle, timings, ...).
+    layout : numpy.ndarray, optional
+        The root map, finite ``(N, 2)`` coordinates of the primary features (see
+        :meth:`with_layout`); None when not computed.
 
     Examples
     --------
@@ -95,6 +103,7 @@ class Bundle:
     thumbnails: Sequence[np.ndarray]
     primary: str = "embeddings"
     info: dict[str, Any] = field(default_factory=dict)
+    layout: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.items)
@@ -121,6 +130,34 @@ class Bundle:
         if len(self.thumbnails) != n:
             raise BundleError(f"{len(self.thumbnails)} thumbnails for {n} items")
         self.errors = _with_columns(self.errors, ["source", "reason"])
+        if self.layout is not None:
+            layout = np.asarray(self.layout, dtype=np.float32)
+            if layout.shape != (n, 2):
+                raise BundleError(f"layout has shape {layout.shape}; expected ({n}, 2)")
+            bad = np.flatnonzero(~np.isfinite(layout).all(axis=1))
+            if bad.size:
+                raise BundleError(f"layout has non-finite values in rows {preview(bad)}")
+            self.layout = layout
+
+    def with_layout(self, **project_params: Any) -> Bundle:
+        """Compute the root map of the primary features and keep it in :attr:`layout`.
+
+        Parameters
+        ----------
+        **project_params
+            Passed to :func:`~symsim_widgets.projection.project` (e.g. ``seed``); a viewer
+            that opens the bundle uses the same parameters for the maps below the root.
+
+        Returns
+        -------
+        Bundle
+            This bundle, for chaining: ``bundle.with_layout().save(path)``.
+        """
+        from symsim_widgets.projection import project
+
+        self.layout = project(self.features, **project_params)
+        self.info = {**self.info, "layout_params": project_params}
+        return self
 
     def __len__(self) -> int:
         return len(self.items)
@@ -197,6 +234,12 @@ class Bundle:
             "embeddings": {k: list(v.shape) for k, v in self.embeddings.items()},
             "info": self.info,
         }
+        if self.layout is not None:
+            with open(folder / _LAYOUT, "wb") as fh:
+                np.save(fh, self.layout, allow_pickle=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            manifest["layout"] = list(self.layout.shape)
         # The manifest is written last: a folder without it is never taken for a bundle.
         write_text_atomically(
             folder / _MANIFEST, json.dumps(manifest, indent=2, default=json_default)
@@ -244,6 +287,12 @@ class Bundle:
                 f"{folder / _ITEMS}: {len(items)} rows, but the manifest says "
                 f"{manifest['n_items']} items"
             )
+        layout = None
+        if "layout" in manifest:
+            try:
+                layout = np.load(folder / _LAYOUT, allow_pickle=False)
+            except Exception as exc:  # FileNotFoundError, ValueError, EOFError, ...
+                raise BundleError(f"{folder / _LAYOUT}: missing or corrupt ({exc})") from exc
         return cls(
             items=items,
             errors=errors,
@@ -251,6 +300,7 @@ class Bundle:
             thumbnails=thumbnails,
             primary=manifest["primary"],
             info=manifest.get("info", {}),
+            layout=layout,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -303,6 +353,7 @@ def build_bundle(
     symmetry_weight: float | None = None,
     info: dict[str, Any] | None = None,
     overwrite: bool = False,
+    layout: bool = True,
 ) -> Path:
     """Embed a collection and write it as a bundle: what ``symsim embed`` does.
 
@@ -326,6 +377,9 @@ def build_bundle(
         Extra manifest metadata; the model name and fingerprints are added.
     overwrite : bool
         Replace an existing bundle at ``path``.
+    layout : bool
+        Also store the root map (:meth:`Bundle.with_layout`, default seed), so viewers
+        open the bundle without projecting it (default True).
 
     Returns
     -------
@@ -380,6 +434,8 @@ def build_bundle(
         primary=model,
         info={"model": model, "fingerprints": fingerprints, **(info or {})},
     )
+    if layout:
+        bundle.with_layout()
     return bundle.save(path, overwrite=overwrite)
 
 

@@ -171,3 +171,51 @@ def test_bundle_files_never_need_pickle(tmp_path):
         with np.load(os.path.join(path, name), allow_pickle=False) as data:
             for key in data.files:
                 assert data[key].dtype != object
+
+
+# --------------------------------------------------------------------------- root layout
+
+
+def test_root_layout_round_trips_and_is_optional(tmp_path):
+    plain = Bundle.load(_bundle().save(tmp_path / "plain"))
+    assert plain.layout is None
+    assert not (tmp_path / "plain" / "layout.npy").exists()
+    b = _bundle(n=40)
+    b.embeddings = {"natural": np.random.default_rng(1).normal(size=(40, 8)).astype(np.float32)}
+    b.with_layout(method="pca")
+    assert b.layout.shape == (40, 2) and b.info["layout_params"] == {"method": "pca"}
+    loaded = Bundle.load(b.save(tmp_path / "mapped"))
+    np.testing.assert_array_equal(loaded.layout, b.layout)
+    assert read_manifest(tmp_path / "mapped")["layout"] == [40, 2]
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        (np.zeros((4, 2)), r"layout has shape \(4, 2\); expected \(5, 2\)"),
+        (np.full((5, 2), np.nan), "layout has non-finite values in rows 0, 1"),
+    ],
+)
+def test_bad_root_layouts_are_rejected(layout, message):
+    b = _bundle()
+    with pytest.raises(BundleError, match=message):
+        Bundle(b.items, b.errors, b.embeddings, b.thumbnails, primary="natural", layout=layout)
+
+
+def test_a_missing_layout_file_is_named(tmp_path):
+    b = _bundle()
+    b.layout = np.zeros((5, 2), np.float32)
+    path = b.save(tmp_path / "b")
+    (path / "layout.npy").unlink()
+    with pytest.raises(BundleError, match=r"layout\.npy: missing or corrupt"):
+        Bundle.load(path)
+
+
+def test_the_explorer_draws_a_bundles_stored_root_map(tmp_path):
+    from symsim_widgets.widgets import Explorer
+
+    b = _bundle(n=30)
+    b.embeddings = {"natural": np.random.default_rng(2).normal(size=(30, 6)).astype(np.float32)}
+    b.layout = np.random.default_rng(3).uniform(-5, 5, size=(30, 2)).astype(np.float32)
+    explorer = Explorer.from_bundle(b.save(tmp_path / "b"))
+    np.testing.assert_array_equal(explorer.tree.coords, b.layout)

@@ -171,38 +171,14 @@ def classify_symmetry(
 
 def _logit_runner(checkpoint: str | os.PathLike | None, device: str) -> tuple[Any, dict]:
     """``(logits_of, metadata)``: ``logits_of(batch)`` gives the network's logits (the
-    mean over its orientations) of a prepared CPU batch.
-
-    The registry's model (``checkpoint`` None) runs as ``embed(model="symmetry")`` does:
-    its feature extractor TorchScript-traced and frozen on the CPU (mixed precision on a
-    GPU), then the final linear layer, which equals the eager network's logits within
-    1e-4 relative (checked when the trace is built). A checkpoint path runs eagerly.
-    """
-    import torch
-
-    from symsim_widgets.models import load_model
-
-    feature_model = load_model("symmetry", device=device) if checkpoint is None else None
-    if feature_model is not None and feature_model.metadata.get("weights") == str(
-        _default_weights()
-    ):
-        head = feature_model.network.fc
-
-        def logits_of(batch: torch.Tensor) -> torch.Tensor:
-            features = feature_model.features(batch)
-            with torch.inference_mode():
-                return head(features.to(head.weight.device, head.weight.dtype))
-
-        return logits_of, dict(feature_model.metadata)
-    # a checkpoint path, or SYMSIM_SYMMETRY_WEIGHTS changed since the registry built its
-    # model: the file itself, eagerly
+    mean over its orientations) of a prepared CPU batch, on the network's device."""
     network, meta = load_classifier(checkpoint, device)
     dev = next(network.parameters()).device
 
-    def eager_logits(batch: torch.Tensor) -> torch.Tensor:
+    def logits_of(batch: Any) -> Any:
         return network(batch.to(dev))
 
-    return eager_logits, meta
+    return logits_of, meta
 
 
 def _checkpoint_of(

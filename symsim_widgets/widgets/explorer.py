@@ -221,8 +221,10 @@ class Explorer(w.VBox):
         """Open a :class:`~symsim_widgets.bundle.Bundle` (or a bundle folder).
 
         The bundle's thumbnails and items are shown; its feature arrays are used as they
-        are (a ``symmetry`` and a ``natural`` array enable the weight slider). Nothing is
-        written unless ``read_only`` is False and you export or save.
+        are (a ``symmetry`` and a ``natural`` array enable the weight slider). The bundle's
+        root map (:attr:`Bundle.layout <symsim_widgets.bundle.Bundle.layout>`), when it has
+        one and ``weight`` is its own, is drawn as it is instead of projecting the root
+        again. Nothing is written unless ``read_only`` is False and you export or save.
         """
         from symsim_widgets.bundle import Bundle
 
@@ -235,10 +237,14 @@ class Explorer(w.VBox):
         branches = (
             {b: embeddings[b] for b in BLEND_BRANCHES} if blend else {"features": bundle.features}
         )
+        stored_weight = float(bundle.info["weight"]) if blend and "weight" in bundle.info else None
         if weight is None:
-            weight = float(bundle.info["weight"]) if blend and "weight" in bundle.info else None
+            weight = stored_weight
+        # the bundle's root map, made from its primary features: valid at the stored weight
+        coords = bundle.layout if weight == stored_weight else None
         self = cls(
             embeddings=branches,
+            coords=coords,
             items=bundle.items,
             thumbnails=bundle.thumbnails,
             model=str(bundle.info.get("model", bundle.primary)),

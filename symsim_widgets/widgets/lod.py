@@ -72,18 +72,21 @@ def representatives(
     # Start from a grid of about one cell per screen pixel (finer bins could not be told
     # apart) and coarsen until the occupied bins fit.
     side = FINEST_GRID
+    n_groups = int(grp.max()) + 1 if grp.size else 1
+    fx = (pts[:, 0] - xlim[0]) / span_x  # position in the visible region, 0 to 1
+    fy = (pts[:, 1] - ylim[0]) / span_y
     while True:
-        bx = np.clip(((pts[:, 0] - xlim[0]) / span_x * side).astype(np.int64), 0, side - 1)
-        by = np.clip(((pts[:, 1] - ylim[0]) / span_y * side).astype(np.int64), 0, side - 1)
+        bx = np.clip((fx * side).astype(np.int64), 0, side - 1)
+        by = np.clip((fy * side).astype(np.int64), 0, side - 1)
         key = (grp * side + by) * side + bx
-        uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        uniq, inverse, counts = _occupied_bins(key, n_groups * side * side)
         if uniq.size <= max_markers or side <= 2:
             break
         side = max(2, int(side / 1.25))
     # Representative of each bin: the member nearest the bin's mean.
-    k = uniq.size
-    mean = np.zeros((k, 2))
-    np.add.at(mean, inverse, pts)
+    mean = np.column_stack(
+        [np.bincount(inverse, weights=pts[:, j], minlength=uniq.size) for j in (0, 1)]
+    )
     mean /= counts[:, None]
     dist = ((pts - mean[inverse]) ** 2).sum(axis=1)
     order = np.lexsort((dist, inverse))  # by bin, then nearest first
@@ -94,6 +97,19 @@ def representatives(
     positions = visible[chosen]
     sort = np.argsort(positions)
     return positions[sort].astype(np.int64), counts[bins][sort].astype(np.int64)
+
+
+def _occupied_bins(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True, return_counts=True)`` for keys in
+    ``[0, n_keys)``: by counting (linear time) when the key range is at most four times
+    the number of keys, else by sorting."""
+    if n_keys > 4 * key.size:
+        return np.unique(key, return_inverse=True, return_counts=True)
+    all_counts = np.bincount(key, minlength=n_keys)
+    uniq = np.flatnonzero(all_counts)
+    rank = np.zeros(n_keys, dtype=np.int64)
+    rank[uniq] = np.arange(uniq.size)
+    return uniq, rank[key], all_counts[uniq]
 
 
 def points_in_polygon(coords: np.ndarray, polygon: Sequence[Sequence[float]]) -> np.ndarray:
