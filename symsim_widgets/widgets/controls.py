@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import html
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
 import traitlets as t
 
+from symsim_widgets.widgets.colours import color_columns
 from symsim_widgets.widgets.scatter import MODES
+
+__all__ = ["ControlsView", "color_columns"]  # color_columns: its home is widgets.colours
 
 
 class ControlsView(w.VBox):
@@ -31,7 +35,8 @@ class ControlsView(w.VBox):
     status : str
         HTML summary (node, counts, selection).
     message : str
-        A notice or error for the user (HTML-escaped by the caller).
+        A notice or error for the user, as plain text (escaped here, where it is
+        rendered).
     read_only : bool
         Hide export and save (the dashboard writes nothing).
     """
@@ -112,7 +117,7 @@ class ControlsView(w.VBox):
 
     @t.observe("message")
     def _on_message(self, change: Any) -> None:
-        text = change["new"]
+        text = html.escape(change["new"])
         self._message.value = (
             f"<div style='color:#a02000;font-weight:bold'>{text}</div>" if text else ""
         )
@@ -125,6 +130,21 @@ class ControlsView(w.VBox):
         self._weight.layout.display = "" if self.show_weight else "none"
         self._files.layout.display = "none" if self.read_only else ""
 
+    @property
+    def rendered_message(self) -> str:
+        """The HTML the message is shown as (:attr:`message`, escaped once)."""
+        return self._message.value
+
+    @property
+    def weight_visible(self) -> bool:
+        """Whether the weight slider is on screen."""
+        return self._weight.layout.display != "none"
+
+    @property
+    def files_visible(self) -> bool:
+        """Whether the export and save fields and buttons are on screen."""
+        return self._files.layout.display != "none"
+
     def on(self, button: str, callback: Callable[[], Any]) -> None:
         """Call ``callback()`` when ``button`` (explore, clear, reset, export, save) is
         clicked."""
@@ -136,18 +156,3 @@ class ControlsView(w.VBox):
             "save": self.save_button,
         }[button]
         widget.on_click(lambda _: callback())
-
-
-def color_columns(items: Any, *, max_categories: int = 60) -> Sequence[str]:
-    """Metadata columns worth colouring by: numeric ones, and categorical ones with at
-    least 2 and at most ``max_categories`` distinct values."""
-    out = []
-    skip = {"content_hash", "x", "y", "w", "h"}
-    for name in items.columns:
-        if name in skip:
-            continue
-        col = items[name]
-        n = col.nunique(dropna=True)
-        if (col.dtype.kind in "if" and n > 1) or 2 <= n <= max_categories:
-            out.append(str(name))
-    return out

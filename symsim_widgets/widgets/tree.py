@@ -86,6 +86,11 @@ class TreeView(w.VBox):
         self._refresh()
 
     @property
+    def entries(self) -> list[tuple[str, str]]:
+        """The tree as listed in the panel: ``(text, node id)`` per node, root first."""
+        return [(str(text), str(node_id)) for text, node_id in self._list.options]
+
+    @property
     def current(self) -> ExplorationNode:
         """The node with :attr:`current_id`."""
         return self._root.find(self.current_id)
