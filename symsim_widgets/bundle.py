@@ -126,6 +126,20 @@ class Bundle:
             raise BundleError(f"{len(self.thumbnails)} thumbnails for {n} items")
         self.errors = _with_columns(self.errors, ["source", "reason"])
 
+    @classmethod
+    def from_features(
+        cls, items: pd.DataFrame, thumbnails: Sequence[np.ndarray], embeddings: Any, model: str
+    ) -> Bundle:
+        """A bundle of items, their thumbnails and features computed elsewhere (one array,
+        or a mapping of branch name to array; see
+        :class:`~symsim_widgets.features.FeatureBlend`); no rejected inputs."""
+        from symsim_widgets.features import FeatureBlend
+
+        branches = FeatureBlend(embeddings, len(items)).branches
+        return cls(
+            items, None, branches, thumbnails, primary=next(iter(branches)), info={"model": model}
+        )
+
     def __len__(self) -> int:
         return len(self.items)
 

@@ -275,6 +275,20 @@ class FeatureBlend:
         self._cache: OrderedDict[float, np.ndarray] = OrderedDict()
         self._cache_size = max(1, int(cache_size))
 
+    @classmethod
+    def of_bundle(cls, bundle: Any) -> FeatureBlend:
+        """The feature branches of a :class:`~symsim_widgets.bundle.Bundle`: its two blend
+        branches when it has both, else its primary array; gated by its items'
+        ``periodicity`` column when there is one."""
+        embeddings = dict(bundle.embeddings)
+        if all(b in embeddings for b in BLEND_BRANCHES):
+            branches = {b: embeddings[b] for b in BLEND_BRANCHES}
+        else:
+            branches = {bundle.primary: embeddings[bundle.primary]}
+        items = bundle.items
+        periodicity = items["periodicity"].to_numpy() if "periodicity" in items else None
+        return cls(branches, len(items), periodicity=periodicity)
+
     def __len__(self) -> int:
         return len(next(iter(self.branches.values())))
 

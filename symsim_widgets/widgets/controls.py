@@ -12,7 +12,11 @@ import traitlets as t
 from symsim_widgets.widgets.colours import color_columns
 from symsim_widgets.widgets.scatter import MODES
 
-__all__ = ["ControlsView", "color_columns"]  # color_columns: its home is widgets.colours
+__all__ = [
+    "ControlsView",
+    "color_columns",
+    "folder_picker",
+]  # color_columns: its home is widgets.colours
 
 
 class ControlsView(w.VBox):
@@ -156,3 +160,25 @@ class ControlsView(w.VBox):
             "save": self.save_button,
         }[button]
         widget.on_click(lambda _: callback())
+
+
+def folder_picker(add: Callable[[str], Any], say: Callable[[str], Any]) -> w.HBox:
+    """A folder chooser and an "add folder" button: ``add(folder)`` on a click, and
+    ``say(text)`` with the error when no folder is chosen or adding fails."""
+    from ipyfilechooser import FileChooser
+
+    chooser = FileChooser(show_only_dirs=True, title="add a folder of images")
+    button = w.Button(description="add folder")
+
+    def clicked(_: Any) -> None:
+        folder = chooser.selected_path
+        if not folder:
+            say("choose a folder first")
+            return
+        try:
+            add(folder)
+        except (OSError, ValueError, RuntimeError) as exc:
+            say(str(exc))
+
+    button.on_click(clicked)
+    return w.HBox([chooser, button])

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import html
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,20 +43,17 @@ from symsim_widgets.features import (
     weight_key,
 )
 from symsim_widgets.widgets._jobs import BackgroundJobs
+from symsim_widgets.widgets._maps import MapsByWeight
 from symsim_widgets.widgets._ui import UiScheduler
-from symsim_widgets.widgets.colours import color_columns, color_values
-from symsim_widgets.widgets.controls import ControlsView
-from symsim_widgets.widgets.gallery import GalleryView
+from symsim_widgets.widgets.colours import color_values
+from symsim_widgets.widgets.controls import folder_picker
 from symsim_widgets.widgets.images import ItemSource
 from symsim_widgets.widgets.lod import MAX_MARKERS
-from symsim_widgets.widgets.mosaic import MosaicView
-from symsim_widgets.widgets.scatter import PointSet, ScatterView
-from symsim_widgets.widgets.tree import TreeView
+from symsim_widgets.widgets.panels import TABS, ExplorerPanels
+from symsim_widgets.widgets.scatter import PointSet
+from symsim_widgets.widgets.tree import ExplorationTrail
 
 __all__ = ["BLEND_BRANCHES", "Explorer", "SelectionError"]
-
-#: The side panel's tabs, in order (:attr:`Explorer.tab`).
-TABS = ("gallery", "mosaic")
 
 
 class SelectionError(ValueError):
@@ -181,30 +177,46 @@ class Explorer(w.VBox):
                 embed_collection, images, model, embeddings=embeddings, symmetry_weight=share
             )
         elif items is not None and thumbnails is not None and embeddings is not None:
-            branches = FeatureBlend(embeddings, len(items)).branches
-            bundle = Bundle(
-                items,
-                None,
-                branches,
-                thumbnails,
-                primary=next(iter(branches)),
-                info={"model": model},
-            )
+            bundle = Bundle.from_features(items, thumbnails, embeddings, model)
         else:
             raise TypeError(
                 "give images (a Bundle, a Collection, paths or arrays), or embeddings=, "
                 "items= and thumbnails="
             )
         self._bundle_path: str | None = None
-        self._setup(
-            bundle,
-            coords=coords,
-            share=share,
-            read_only=read_only,
-            tree=tree,
-            max_markers=max_markers,
-            params=params,
+        self._bundle = bundle
+        self._source = ItemSource.from_bundle(bundle)
+        self._blend = FeatureBlend.of_bundle(bundle)
+        self._branches = self._blend.branches
+        self._model = str(bundle.info.get("model", bundle.primary))
+        self._embedded_by_model = bundle.collection is not None and bool(
+            bundle.info.get("fingerprints")
         )
+        self._read_only = read_only
+        self._ui = UiScheduler()
+        self._jobs = BackgroundJobs(self._ui)
+        self._maps = MapsByWeight(self._jobs)
+        self._pending: concurrent.futures.Future | None = None
+        self._trail = ExplorationTrail()
+        self.selection = np.zeros(0, np.int64)
+        if share is None:
+            share = float(bundle.info.get("weight", DEFAULT_SYMMETRY_WEIGHT))
+        self.set_trait("weight", weight_key(share))
+        if isinstance(tree, Mapping):
+            root = ExplorationNode.from_dict(tree, embeddings=self._features(self.weight))
+        elif isinstance(tree, ExplorationNode):
+            root = tree.root
+        else:
+            root = ExplorationNode.from_embeddings(
+                self._features(self.weight), coords=coords, **params
+            )
+        self._maps.keep(self.weight, root)
+        self._root = root
+        self._build_views(root, max_markers)
+        self._ready = True
+        self._show_node(root)
+        if bundle.collection is not None and bundle.info.get("notices"):
+            self.message = " ".join(bundle.info["notices"])
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -253,105 +265,24 @@ class Explorer(w.VBox):
         self._progress_out.clear_output()
         return bundle
 
-    def _setup(
-        self,
-        bundle: Bundle,
-        *,
-        coords: Any,
-        share: float | None,
-        read_only: bool,
-        tree: ExplorationNode | Mapping[str, Any] | None,
-        max_markers: int,
-        params: dict[str, Any],
-    ) -> None:
-        self._bundle = bundle
-        self._source = _item_source(bundle)
-        self._blend = _feature_blend(bundle, self._source.items)
-        self._branches = self._blend.branches
-        self._model = str(bundle.info.get("model", bundle.primary))
-        self._embedded_by_model = bundle.collection is not None and bool(
-            bundle.info.get("fingerprints")
-        )
-        self._read_only = read_only
-        self._params = params
-        self._ui = UiScheduler()
-        self._jobs = BackgroundJobs(self._ui)
-        self._pending: concurrent.futures.Future | None = None
-        self._trail: dict[str, str] = {}
-        self._trees: dict[float, ExplorationNode] = {}
-        self.selection = np.zeros(0, np.int64)
-        if share is None:
-            share = float(bundle.info.get("weight", DEFAULT_SYMMETRY_WEIGHT))
-        self.set_trait("weight", weight_key(share))
-
-        if isinstance(tree, Mapping):
-            root = ExplorationNode.from_dict(tree, embeddings=self._features(self.weight))
-        elif isinstance(tree, ExplorationNode):
-            root = tree.root
-        else:
-            root = ExplorationNode.from_embeddings(
-                self._features(self.weight), coords=coords, **params
-            )
-        self._trees[self.weight] = root
-        self._root = root
-        self._build_views(root, max_markers)
-        self._ready = True
-        self._show_node(root)
-        notices = bundle.info.get("notices") if bundle.collection is not None else None
-        if notices:
-            self.message = " ".join(notices)
-
     def _build_views(self, root: ExplorationNode, max_markers: int) -> None:
-        source = self._source
-        self.scatter = ScatterView(
-            source, max_markers=max_markers, layout=w.Layout(flex="0 0 auto")
+        extra = []
+        if not self._read_only and self.collection is not None:
+            extra.append(
+                folder_picker(self.add_images, lambda text: setattr(self, "message", text))
+            )
+        panels = ExplorerPanels(
+            self._source, root, ui=self._ui, max_markers=max_markers, extra=extra
         )
-        self.gallery = GalleryView(source)
-        self.mosaic = MosaicView(source)
-        self.tree_view = TreeView(root, ui=self._ui)
-        self.controls = ControlsView()
+        self._panels = panels
+        self.scatter, self.gallery, self.mosaic = panels.scatter, panels.gallery, panels.mosaic
+        self.tree_view, self.controls = panels.tree_view, panels.controls
         self.controls.read_only = self._read_only
         self.controls.show_weight = self.blendable
         self.controls.weight = self.weight
-        self.controls.color_options = list(color_columns(source.items))
-        tabs = w.Tab(children=[self.gallery, self.mosaic])
-        for k, name in enumerate(TABS):
-            tabs.set_title(k, name)
-        t.link(
-            (tabs, "selected_index"),
-            (self, "tab"),
-            transform=(TABS.__getitem__, TABS.index),
-        )
-        t.link((self.controls, "mode"), (self.scatter, "mode"))
-        t.link((self.controls, "color_by"), (self, "color_by"))
-        t.link((self.controls, "weight"), (self, "weight"))
-        t.link((self.tree_view, "current_id"), (self, "current_id"))
-        t.dlink((self, "message"), (self.controls, "message"))
-        self.controls.on("explore", self._drill_from_button)
-        self.controls.on("clear", lambda: self.select([]))
-        self.controls.on("reset", self.scatter.reset_zoom)
-        self.controls.on("export", self._export_from_button)
-        self.controls.on("save", self._save_from_button)
-        self.scatter.observe(self._on_gesture, "gesture")
+        panels.connect(self)
         root.observe(self._on_tree_event)
-
-        extra: list[w.Widget] = []
-        if not self._read_only and self.collection is not None:
-            extra.append(self._folder_picker())
-        side = w.VBox(
-            [self.tree_view, tabs],
-            layout=w.Layout(flex="1 1 420px", min_width="420px", max_width="640px"),
-        )
-        self.children = [
-            w.HTML("<b>symsim explorer</b>"),
-            self.controls,
-            w.HBox(
-                [self.scatter, side],
-                layout=w.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="8px"),
-            ),
-            *extra,
-            self._progress_out,
-        ]
+        self.children = [*panels.children, self._progress_out]
         self.add_class("symsim-explorer")
 
     # ------------------------------------------------------------------ public API
@@ -474,16 +405,10 @@ class Explorer(w.VBox):
             self.go(child)
             return child
         # Preview: the selection with its parent's layout, until the projection is done.
-        preview = PointSet(selection, parent.coords[parent.positions_of(selection)])
         self.busy = True
-        with self.scatter.batch():
-            self.scatter.points = preview
-            self.scatter.selected = []
-            self.scatter.highlight = []
-            self.scatter.busy = True
-        self.gallery.indices = selection
-        self.gallery.title = f"re-projecting {selection.size:,} selected items…"
-        self.mosaic.points = preview
+        self._panels.show_preview(
+            PointSet(selection, parent.coords[parent.positions_of(selection)])
+        )
         # With a running kernel loop the result is applied there; without one (a plain
         # script), wait() applies it.
         future = self._jobs.submit(
@@ -574,16 +499,13 @@ class Explorer(w.VBox):
         before, rejected = len(self._bundle), len(self._bundle.errors)
         bundle = self._embed(extend_bundle, self._bundle, images, symmetry_weight=self.weight)
         self._bundle = bundle
-        self._source = _item_source(bundle)
-        self._blend = _feature_blend(bundle, self._source.items)
+        self._source = ItemSource.from_bundle(bundle)
+        self._blend = FeatureBlend.of_bundle(bundle)
         self._branches = self._blend.branches
-        for view in (self.gallery, self.mosaic):
-            view.source = self._source
-        self.scatter._source = self._source  # the scatter view has no public source yet
+        self._panels.set_source(self._source)
         root = extend_tree(self._root, self._features(self.weight))
-        self._trees = {self.weight: root}
+        self._maps.reset(self.weight, root)
         self._set_root(root)
-        self.controls.color_options = list(color_columns(self._source.items))
         added = len(bundle) - before
         self.message = f"added {added} items ({len(bundle.errors) - rejected} rejected)"
 
@@ -606,7 +528,6 @@ class Explorer(w.VBox):
 
     def _finish(self, future: concurrent.futures.Future) -> None:
         self.busy = False
-        self.scatter.busy = False
         error = future.exception()
         if error is not None:
             self.message = f"the re-projection failed: {error}"
@@ -643,12 +564,7 @@ class Explorer(w.VBox):
         if not change["new"]:
             return
         node = self._root.find(change["new"])
-        # Each ancestor remembers the deepest node explored below it along this path:
-        # moving back up keeps the trail, moving elsewhere replaces it.
-        below = {n.id for n in node.walk()}
-        for ancestor in node.path[:-1]:
-            if self._trail.get(ancestor.id) not in below:
-                self._trail[ancestor.id] = node.id
+        self._trail.visit(node)
         self.selection = np.zeros(0, np.int64)
         self._show_node(node)
 
@@ -656,64 +572,41 @@ class Explorer(w.VBox):
     def _on_selection(self, change: Any) -> None:
         if not self._ready:
             return
-        selection = change["new"]
-        self.scatter.selected = selection
-        node = self.current
-        if selection.size:
-            self.gallery.indices = selection
-            self.gallery.title = f"selection: {selection.size:,} items"
-        else:
-            self.gallery.indices = node.indices
-            self.gallery.title = f"{node.label}: {len(node):,} items"
+        self._panels.show_selection(self.current, change["new"])
         self._write_status()
 
     @t.observe("color_by")
     def _on_color(self, change: Any) -> None:
         if not self._ready:
             return
-        values, labels = color_values(self._source.items, change["new"])
-        with self.scatter.batch():
-            self.scatter.color_labels = labels
-            self.scatter.color_values = values
+        self._panels.show_colours(*color_values(self._source.items, change["new"]))
 
     @t.observe("weight")
     def _on_weight(self, change: Any) -> None:
         if not self._ready or not self.blendable:
             return
         key = change["new"]
-        root = self._trees.get(key)
+        root = self._maps.get(key)
         if root is not None:
             self._set_root(root)
             return
         self._ui.capture()
-        features = self._features(key)
-        params = dict(self._root.params)
 
-        def apply(future: concurrent.futures.Future) -> None:
+        def done(root: ExplorationNode | None, error: BaseException | None) -> None:
             self.busy = False
-            self.scatter.busy = False
-            if future.exception() is not None:
-                self.message = f"re-projection failed: {future.exception()}"
-                return
-            self._trees[key] = future.result()
-            if self.weight == key:
-                self._set_root(future.result())
+            if error is not None:
+                self.message = f"re-projection failed: {error}"
+            elif self.weight == key:
+                self._set_root(root)
 
-        def project() -> ExplorationNode:
-            return ExplorationNode.from_embeddings(features, **params)
-
-        if not self._jobs.has_loop:
-            self._jobs.run_now(project, apply)
-            return
-        self.busy = True
-        self.scatter.busy = True
-        self._jobs.submit(project, apply)
+        features, params = self._features(key), dict(self._root.params)
+        self.busy = self._maps.project(key, features, params, done)
 
     def _set_root(self, root: ExplorationNode) -> None:
         self._root.unobserve(self._on_tree_event)
         self._root = root
         root.observe(self._on_tree_event)
-        self._trail = {}
+        self._trail.clear()
         self.tree_view.set_root(root)  # sets current_id through the link
         self._show_node(root)
 
@@ -722,127 +615,20 @@ class Explorer(w.VBox):
             self._ui.call_soon(self._write_status)
 
     def _show_node(self, node: ExplorationNode) -> None:
-        points = PointSet.of(node)
-        highlight = np.zeros(0, np.int64)
-        descendant_id = self._trail.get(node.id)
-        if descendant_id is not None:
-            try:
-                descendant = node.find(descendant_id)
-                highlight = descendant.indices
-            except KeyError:
-                self._trail.pop(node.id, None)
-        with self.scatter.batch():
-            self.scatter.points = points
-            self.scatter.selected = self.selection
-            self.scatter.highlight = highlight
-            self.scatter.busy = self.busy
-            self.scatter.caption = (
-                f"<span style='color:#b07000'>halo: {len(highlight):,} points explored "
-                "below</span>"
-                if len(highlight)
-                else ""
-            )
-        self.mosaic.points = points
+        self._panels.show_node(
+            node, self.selection, highlight=self._trail.explored_below(node), busy=self.busy
+        )
         self._on_selection({"new": self.selected})
 
     def _write_status(self) -> None:
-        try:
-            node = self.current
-        except KeyError:
-            return
-        lineage = " › ".join(html.escape(n.label) for n in node.path)
-        self.controls.status = (
-            f"<div style='font-size:13px'>"
-            f"node <b class='symsim-node-label'>{html.escape(node.label)}</b> "
-            f"(id <span class='symsim-node-id'>{node.id}</span>, depth "
-            f"<span class='symsim-node-depth'>{node.depth}</span>): "
-            f"<span class='symsim-node-count'>{len(node)}</span> points · selected "
-            f"<span class='symsim-selected-count'>{self.selection.size}</span> · "
-            f"model {html.escape(self._model)}"
-            f"<div style='color:#666'>{lineage}</div></div>"
-        )
+        with contextlib.suppress(KeyError):  # the current node is being replaced
+            self._panels.show_status(self.current, self.selection.size, self._model)
 
-    def _on_gesture(self, change: Any) -> None:
-        gesture = change["new"]
-        if not gesture:
-            return
-        self._ui.capture()
-        if self.busy:
-            self.message = "wait for the re-projection to finish before selecting"
-            return
-        try:
-            roots = self.scatter.points_inside(gesture)
-            self.select(roots)
-        except ValueError as exc:
-            self.message = str(exc)
-            return
-        if roots.size == 0:
-            self.message = "the lasso holds no points"
-            return
-        self.message = ""
-        if self.controls.explore_on_lasso:
-            self._drill_from_button()
-
-    def _drill_from_button(self) -> None:
-        with contextlib.suppress(SelectionError, RuntimeError):  # shown in the widget
-            self.drill(wait=False)
-
-    def _export_from_button(self) -> None:
-        try:
-            path = self.export_selection(self.controls.export_path.value)
-            self.message = f"exported {self.selection.size} items to {path}"
-        except (OSError, ValueError) as exc:
-            self.message = str(exc)
-
-    def _save_from_button(self) -> None:
-        try:
-            path = self.save(self.controls.save_path.value)
-            self.message = f"session saved to {path}"
-        except (OSError, ValueError) as exc:
-            self.message = str(exc)
+    @t.observe("busy")
+    def _on_busy(self, change: Any) -> None:
+        if self._ready:
+            self._panels.set_busy(change["new"])
 
     @t.observe("tab")
     def _on_tab(self, change: Any) -> None:
         self.mosaic.active = change["new"] == "mosaic"
-
-    def _folder_picker(self) -> w.Widget:
-        from ipyfilechooser import FileChooser
-
-        chooser = FileChooser(show_only_dirs=True, title="add a folder of images")
-        button = w.Button(description="add folder")
-
-        def add(_: Any) -> None:
-            folder = chooser.selected_path
-            if not folder:
-                self.message = "choose a folder first"
-                return
-            try:
-                self.add_images(folder)
-            except (OSError, ValueError, RuntimeError) as exc:
-                self.message = str(exc)
-
-        button.on_click(add)
-        return w.HBox([chooser, button])
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _item_source(bundle: Bundle) -> ItemSource:
-    """What the views show of a bundle: its items (with predictions), and thumbnails from
-    its collection when it has one (they are the same images)."""
-    if bundle.collection is not None:
-        return ItemSource(bundle.items, bundle.collection.thumbnail, collection=bundle.collection)
-    return ItemSource.from_thumbnails(bundle.items, bundle.thumbnails)
-
-
-def _feature_blend(bundle: Bundle, items: pd.DataFrame) -> FeatureBlend:
-    """The bundle's feature branches (the two blend branches when it has both, else its
-    primary array), gated by the items' periodicity when they have one."""
-    embeddings = dict(bundle.embeddings)
-    if all(b in embeddings for b in BLEND_BRANCHES):
-        branches = {b: embeddings[b] for b in BLEND_BRANCHES}
-    else:
-        branches = {bundle.primary: bundle.features}
-    periodicity = items["periodicity"].to_numpy() if "periodicity" in items else None
-    return FeatureBlend(branches, len(items), periodicity=periodicity)
