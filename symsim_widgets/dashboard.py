@@ -122,9 +122,10 @@ def demo_bundle(
     pathlib.Path
         The bundle folder.
     """
-    from symsim_widgets.bundle import BundleError, build_bundle, read_manifest
+    from symsim_widgets.bundle import BundleError, read_manifest
     from symsim_widgets.demo import DEMO_VERSION, demo_collection
     from symsim_widgets.models import best_available_model
+    from symsim_widgets.pipeline import build_bundle
 
     if model == "auto":
         model = best_available_model()

@@ -11,7 +11,7 @@ follow. Everything the mouse does is a method too: :meth:`Explorer.select`,
 save.
 
 ``Explorer(images, model=...)`` embeds the images with
-:func:`~symsim_widgets.bundle.embed_collection` (the pipeline ``symsim embed`` runs) and
+:func:`~symsim_widgets.pipeline.embed_collection` (the pipeline ``symsim embed`` runs) and
 opens the bundle it returns; ``Explorer(bundle)`` opens a bundle directly.
 
 Drilling from the mouse does not block the kernel: the child is first drawn with its
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
-from symsim_widgets.bundle import Bundle, embed_collection, extend_bundle
+from symsim_widgets.bundle import Bundle
 from symsim_widgets.exploration import MIN_POINTS, ExplorationNode
 from symsim_widgets.features import (
     BLEND_BRANCHES,
@@ -42,6 +42,7 @@ from symsim_widgets.features import (
     resolve_symmetry_weight,
     weight_key,
 )
+from symsim_widgets.pipeline import embed_collection, extend_bundle
 from symsim_widgets.widgets._jobs import BackgroundJobs
 from symsim_widgets.widgets._maps import MapsByWeight
 from symsim_widgets.widgets._ui import UiScheduler
@@ -92,7 +93,7 @@ class Explorer(w.VBox):
         No file chooser, no export or save buttons (the dashboard). The Python methods
         still work.
     device, cache, batch_size, progress
-        As for :func:`~symsim_widgets.bundle.embed_collection`.
+        As for :func:`~symsim_widgets.pipeline.embed_collection`.
     max_markers : int
         Most markers the map draws at once (see :mod:`symsim_widgets.widgets.lod`).
     items, thumbnails : optional
@@ -488,7 +489,7 @@ class Explorer(w.VBox):
         """Add images (a folder, paths, a Collection) to the exploration.
 
         They are embedded with the explorer's model through
-        :func:`~symsim_widgets.bundle.extend_bundle` (cached items are not recomputed)
+        :func:`~symsim_widgets.pipeline.extend_bundle` (cached items are not recomputed)
         and the root map is re-projected; existing selections keep their points and
         layouts.
         """
