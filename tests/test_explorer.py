@@ -256,3 +256,34 @@ def test_add_a_folder_keeps_the_selections(collection, tmp_path):
     assert kept.label == "five"
     np.testing.assert_array_equal(kept.indices, child.indices)
     assert "added 3 items" in ex.message
+
+
+def test_explorer_of_a_bundle_in_memory_is_the_same_as_of_its_images(collection, features):
+    from symsim_widgets.pipeline import embed_collection
+
+    bundle = embed_collection(collection, "natural", embeddings=features, progress=False)
+    ex = Explorer(bundle, method="pca")
+    wrapped = Explorer(collection, model="natural", embeddings=features, method="pca")
+    assert ex.bundle is bundle and ex.collection is collection and not ex.read_only
+    assert ex.tree.to_json() == wrapped.tree.to_json()
+    pd.testing.assert_frame_equal(ex.items, wrapped.items)
+    assert ex.model == wrapped.model == "natural"
+
+
+def test_weight_is_a_deprecated_alias_of_symmetry_weight(collection, features):
+    rng = np.random.default_rng(0)
+    symmetry = features @ rng.normal(size=(features.shape[1], 32)).astype(np.float32)
+    branches = {"symmetry": symmetry, "natural": features}
+    with pytest.warns(DeprecationWarning, match="symmetry_weight"):
+        ex = Explorer(collection, embeddings=branches, weight=0.4, method="pca", progress=False)
+    assert ex.symmetry_weight == 0.4
+    with pytest.raises(ValueError, match="disagree"), pytest.warns(DeprecationWarning):
+        Explorer(collection, embeddings=branches, weight=0.4, symmetry_weight=0.5)
+
+
+def test_the_open_tab_is_a_trait(explorer):
+    assert explorer.tab == "gallery" and not explorer.mosaic.active
+    explorer.tab = "mosaic"
+    assert explorer.mosaic.active
+    with pytest.raises(Exception, match="tab"):
+        explorer.tab = "map"

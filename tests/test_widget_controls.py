@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from symsim_widgets.widgets import SelectionError
+from symsim_widgets.widgets import ControlsView, SelectionError
 
 
 def test_too_small_selection_is_refused_with_a_message(explorer):
@@ -18,3 +18,21 @@ def test_too_small_selection_is_refused_with_a_message(explorer):
     explorer.controls.explore_button.click()
     assert "at least 3 points" in explorer.message
     assert "at least 3 points" in explorer.controls.rendered_message
+
+
+def test_the_message_is_plain_text_escaped_once_where_rendered(explorer):
+    explorer.message = "<b>5 < 6 & 'x'</b>"
+    assert explorer.controls.message == "<b>5 < 6 & 'x'</b>"
+    rendered = explorer.controls.rendered_message
+    assert "&lt;b&gt;5 &lt; 6 &amp; &#x27;x&#x27;&lt;/b&gt;" in rendered
+    assert "&amp;lt;" not in rendered and "<b>5" not in rendered
+    explorer.message = ""
+    assert explorer.controls.rendered_message == ""
+
+
+def test_weight_slider_and_file_buttons_follow_their_switches():
+    controls = ControlsView()
+    assert not controls.weight_visible and controls.files_visible
+    controls.show_weight = True
+    controls.read_only = True
+    assert controls.weight_visible and not controls.files_visible

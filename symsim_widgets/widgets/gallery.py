@@ -54,8 +54,8 @@ class GalleryView(w.VBox):
         )
         self._grid.add_class("symsim-gallery-grid")
         self.children = [self._heading, w.HBox([self._prev, self._pager, self._next]), self._grid]
-        self.page_size = page_size
         self.indices = np.zeros(0, np.int64)
+        self.page_size = page_size
         self._render()
 
     @property
