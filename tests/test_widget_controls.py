@@ -36,3 +36,15 @@ def test_weight_slider_and_file_buttons_follow_their_switches():
     controls.show_weight = True
     controls.read_only = True
     assert controls.weight_visible and not controls.files_visible
+
+
+def test_buttons_are_named_by_their_action():
+    controls = ControlsView()
+    clicks = []
+    controls.on("drill", lambda: clicks.append("drill"))
+    with pytest.warns(DeprecationWarning, match="on\\('drill'\\)"):
+        controls.on("explore", lambda: clicks.append("explore"))
+    controls.explore_button.click()
+    assert clicks == ["drill", "explore"]
+    with pytest.raises(ValueError, match="no button for 'zoom'"):
+        controls.on("zoom", lambda: None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -149,17 +150,27 @@ class ControlsView(w.VBox):
         """Whether the export and save fields and buttons are on screen."""
         return self._files.layout.display != "none"
 
-    def on(self, button: str, callback: Callable[[], Any]) -> None:
-        """Call ``callback()`` when ``button`` (explore, clear, reset, export, save) is
-        clicked."""
-        widget = {
-            "explore": self.explore_button,
+    def on(self, action: str, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` when the button of ``action`` (``"drill"``: explore the
+        selection; ``"clear"``, ``"reset"``, ``"export"``, ``"save"``) is clicked.
+        ``"explore"`` is a deprecated name of ``"drill"``."""
+        if action == "explore":
+            warnings.warn(
+                "ControlsView.on('explore') is deprecated, use on('drill')",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            action = "drill"
+        buttons = {
+            "drill": self.explore_button,
             "clear": self.clear_button,
             "reset": self.reset_button,
             "export": self.export_button,
             "save": self.save_button,
-        }[button]
-        widget.on_click(lambda _: callback())
+        }
+        if action not in buttons:
+            raise ValueError(f"no button for {action!r}; choose from {', '.join(buttons)}")
+        buttons[action].on_click(lambda _: callback())
 
 
 def folder_picker(add: Callable[[str], Any], say: Callable[[str], Any]) -> w.HBox:

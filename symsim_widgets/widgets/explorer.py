@@ -299,8 +299,7 @@ class Explorer(w.VBox):
 
     @current.setter
     def current(self, node: ExplorationNode | str) -> None:
-        node_id = node if isinstance(node, str) else node.id
-        self.current_id = node_id
+        self.go(node)
 
     @property
     def selected(self) -> np.ndarray:

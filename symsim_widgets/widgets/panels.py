@@ -136,7 +136,7 @@ class ExplorerPanels:
             if roots.size and self.controls.explore_on_lasso:
                 drill()
 
-        self.controls.on("explore", drill)
+        self.controls.on("drill", drill)
         self.controls.on("clear", lambda: explorer.select([]))
         self.controls.on("reset", self.scatter.reset_zoom)
         self.controls.on("export", lambda: write("export"))
