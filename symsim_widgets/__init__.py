@@ -26,6 +26,7 @@ _LAZY = {
     "ExplorationNode": "symsim_widgets.exploration",
     "Explorer": "symsim_widgets.widgets",
     "Bundle": "symsim_widgets.bundle",
+    "embed_collection": "symsim_widgets.pipeline",
     "demo_collection": "symsim_widgets.demo",
 }
 
@@ -42,6 +43,7 @@ __all__ = [
     "classify_symmetry",
     "demo_collection",
     "embed",
+    "embed_collection",
     "generate_wallpaper",
     "load_model",
     "project",
@@ -56,6 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from symsim_widgets.embedding import embed
     from symsim_widgets.exploration import ExplorationNode
     from symsim_widgets.models import available_models, load_model
+    from symsim_widgets.pipeline import embed_collection
     from symsim_widgets.projection import project
     from symsim_widgets.symmetry import WALLPAPER_GROUPS, classify_symmetry, generate_wallpaper
     from symsim_widgets.widgets import Explorer

@@ -1,4 +1,8 @@
-"""Bundles: an embedded collection on disk, written by ``symsim embed``.
+"""Bundles: an embedded collection, in memory or on disk.
+
+A :class:`Bundle` holds items, thumbnails, every feature branch, the predictions and the
+models' fingerprints. :func:`symsim_widgets.pipeline.embed_collection` makes one;
+:meth:`Bundle.save` writes it and :meth:`Bundle.load` reads it back.
 
 A bundle is a folder that holds everything the dashboard needs to show a collection
 without touching the original files or a model again:
@@ -83,6 +87,9 @@ class Bundle:
     layout : numpy.ndarray, optional
         The root map, finite ``(N, 2)`` coordinates of the primary features (see
         :meth:`with_layout`); None when not computed.
+    collection : Collection, optional
+        The collection the bundle was embedded from, when it was made in this process
+        (:func:`embed_collection`); not saved, None for a bundle read from disk.
 
     Examples
     --------
@@ -92,7 +99,7 @@ class Bundle:
     >>> b = Bundle(items, errors, {"natural": np.ones((2, 3), np.float32)},
     ...            [np.zeros((4, 4), np.uint8)] * 2, primary="natural")
     >>> path = os.path.join(tempfile.mkdtemp(), "demo.symsim")
-    >>> b.save(path)
+    >>> _ = b.save(path)
     >>> Bundle.load(path).embeddings["natural"].shape
     (2, 3)
     """
@@ -104,6 +111,7 @@ class Bundle:
     primary: str = "embeddings"
     info: dict[str, Any] = field(default_factory=dict)
     layout: np.ndarray | None = None
+    collection: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.items)
@@ -158,6 +166,20 @@ class Bundle:
         self.layout = project(self.features, **project_params)
         self.info = {**self.info, "layout_params": project_params}
         return self
+
+    @classmethod
+    def from_features(
+        cls, items: pd.DataFrame, thumbnails: Sequence[np.ndarray], embeddings: Any, model: str
+    ) -> Bundle:
+        """A bundle of items, their thumbnails and features computed elsewhere (one array,
+        or a mapping of branch name to array; see
+        :class:`~symsim_widgets.features.FeatureBlend`); no rejected inputs."""
+        from symsim_widgets.features import FeatureBlend
+
+        branches = FeatureBlend(embeddings, len(items)).branches
+        return cls(
+            items, None, branches, thumbnails, primary=next(iter(branches)), info={"model": model}
+        )
 
     def __len__(self) -> int:
         return len(self.items)
@@ -338,105 +360,6 @@ class Bundle:
         ]
         out["info"] = self.info
         return out
-
-
-def build_bundle(
-    collection: Any,
-    path: str | os.PathLike,
-    *,
-    model: str = "natural",
-    device: str = "auto",
-    cache: Any = True,
-    progress: bool = True,
-    client: Any = None,
-    batch_size: int | None = None,
-    symmetry_weight: float | None = None,
-    info: dict[str, Any] | None = None,
-    overwrite: bool = False,
-    layout: bool = True,
-) -> Path:
-    """Embed a collection and write it as a bundle: what ``symsim embed`` does.
-
-    Parameters
-    ----------
-    collection : Collection
-        The items to embed (see :class:`~symsim_widgets.collection.Collection`).
-    path : path-like
-        Bundle folder (see :meth:`Bundle.save`).
-    model : str
-        A registered model name. ``"symmetry+natural"`` embeds (and caches) both
-        branches, and stores them beside their combination, so a view can re-weight them
-        without embedding again.
-    symmetry_weight : float, optional
-        The symmetry branch's share in that combination (default
-        :data:`~symsim_widgets.embedding.DEFAULT_SYMMETRY_WEIGHT`), gated per item by its
-        periodicity (non-periodic items keep their natural features).
-    device, cache, progress, client, batch_size
-        As for :func:`~symsim_widgets.embedding.embed`.
-    info : dict, optional
-        Extra manifest metadata; the model name and fingerprints are added.
-    overwrite : bool
-        Replace an existing bundle at ``path``.
-    layout : bool
-        Also store the root map (:meth:`Bundle.with_layout`, default seed), so viewers
-        open the bundle without projecting it (default True).
-
-    Returns
-    -------
-    pathlib.Path
-        The bundle folder.
-    """
-    from symsim_widgets.embedding import (
-        DEFAULT_SYMMETRY_WEIGHT,
-        combine_features,
-        embed_branches,
-    )
-    from symsim_widgets.models import load_model
-
-    arrays: dict[str, np.ndarray] = embed_branches(
-        collection,
-        model=model,
-        device=device,
-        cache=cache,
-        progress=progress,
-        client=client,
-        batch_size=batch_size,
-    )
-    # load_model is memoised: these are the models embed_branches just used
-    fingerprints = {name: load_model(name, device=device).fingerprint for name in arrays}
-    items = collection.items
-    if "symmetry" in arrays:
-        from symsim_widgets.symmetry.classify import predicted_group_columns
-        from symsim_widgets.symmetry.periodicity import estimate_lattices
-
-        # lattice_a_px, ..., periodicity: colour and filter by them; "none" below threshold
-        lattice = estimate_lattices(collection).set_index(items.index)
-        predictions = predicted_group_columns(
-            arrays["symmetry"], periodicity=lattice["periodicity"]
-        ).set_index(items.index)
-        items = pd.concat([items, predictions, lattice], axis=1)
-    if model == "symmetry+natural":
-        if symmetry_weight is None:
-            symmetry_weight = DEFAULT_SYMMETRY_WEIGHT
-        combined = combine_features(
-            arrays["symmetry"],
-            arrays["natural"],
-            symmetry_weight=symmetry_weight,
-            periodicity=items["periodicity"].to_numpy(),
-        )
-        arrays = {model: combined, **arrays}
-        info = {"weight": symmetry_weight, **(info or {})}
-    bundle = Bundle(
-        items=items,
-        errors=collection.errors,
-        embeddings=arrays,
-        thumbnails=[collection.thumbnail(i) for i in range(len(collection))],
-        primary=model,
-        info={"model": model, "fingerprints": fingerprints, **(info or {})},
-    )
-    if layout:
-        bundle.with_layout()
-    return bundle.save(path, overwrite=overwrite)
 
 
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:

@@ -194,7 +194,8 @@ def _configure_symmetry_commands(
 # --------------------------------------------------------------------------- embed
 def run_embed(args: argparse.Namespace) -> int:
     """``symsim embed``: collection -> embeddings -> bundle."""
-    from symsim_widgets.bundle import build_bundle, read_manifest
+    from symsim_widgets.bundle import read_manifest
+    from symsim_widgets.pipeline import build_bundle
 
     if args.demo == bool(args.inputs):
         raise UsageError("give INPUT files/folders or --demo (one of the two)")

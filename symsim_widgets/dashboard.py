@@ -161,8 +161,8 @@ def demo_bundle(
     pathlib.Path
         The bundle folder.
     """
-    from symsim_widgets.bundle import build_bundle
     from symsim_widgets.demo import demo_collection
+    from symsim_widgets.pipeline import build_bundle
 
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     suffix = "" if include_wallpapers else "-nowallpapers"

@@ -39,6 +39,17 @@ import numpy as np
 from symsim_widgets._progress import progress_bar
 from symsim_widgets.cache import EmbeddingCache
 
+# The blend moved to symsim_widgets.features; these names stay importable from here.
+from symsim_widgets.features import (  # noqa: F401
+    DEFAULT_SYMMETRY_WEIGHT,
+    GATE_HIGH,
+    GATE_LOW,
+    STD_FLOOR,
+    combine_features,
+    periodicity_gate,
+    resolve_symmetry_weight,
+)
+
 __all__ = ["combine_features", "embed", "embed_branches", "resolve_cache"]
 
 #: Jobs with at least this many items use the TorchScript-frozen model on CPU.
@@ -46,18 +57,6 @@ FAST_MIN_ITEMS = 128
 
 #: Largest number of items sent to a Dask worker in one task.
 SHARD_MAX = 512
-
-#: Relative floor of the per-dimension standard deviation in :func:`combine_features`
-#: (a fraction of the mean standard deviation over dimensions).
-STD_FLOOR = 0.05
-
-#: Default share of the symmetry branch in ``symmetry+natural``.
-DEFAULT_SYMMETRY_WEIGHT = 0.3
-
-#: Periodicity scores at and below which an item's symmetry share is 0 (see
-#: :func:`periodicity_gate`), and at and above which it is the full ``symmetry_weight``.
-GATE_LOW = 0.2
-GATE_HIGH = 0.6
 
 
 def resolve_cache(cache: Any) -> EmbeddingCache | None:
@@ -74,157 +73,6 @@ def resolve_cache(cache: Any) -> EmbeddingCache | None:
     raise TypeError(
         f"cache must be True, False, a path or an EmbeddingCache, not {type(cache).__name__}"
     )
-
-
-def combine_features(
-    symmetry: np.ndarray,
-    natural: np.ndarray,
-    symmetry_weight: float | None = None,
-    *,
-    periodicity: np.ndarray | None = None,
-    std_floor: float = STD_FLOOR,
-    weight: float | None = None,
-) -> np.ndarray:
-    """Join the symmetry and natural feature blocks so that squared distances blend.
-
-    Each block is standardised per dimension over the rows given (centred and divided by
-    its standard deviation, floored at ``std_floor`` times the block's mean standard
-    deviation; skipped when there are fewer than 2 rows), then every row is L2-normalised,
-    and the blocks are concatenated scaled by ``sqrt(w)`` and ``sqrt(1 - w)``. For rows
-    ``a``, ``b`` with the same ``w``: ``|a - b|^2 = w * |s_a - s_b|^2 + (1 - w) *
-    |n_a - n_b|^2`` where ``s``, ``n`` are the normalised blocks.
-
-    With ``periodicity`` the symmetry share is gated per item: item ``i`` gets
-    ``w_i = symmetry_weight * gate(periodicity[i])`` (:func:`periodicity_gate`), so on
-    an image with no lattice the symmetry branch, whose features then describe nothing
-    the network knows, does not drown the natural one; a clear lattice keeps the full
-    ``symmetry_weight``. Every row stays of unit length.
-
-    Parameters
-    ----------
-    symmetry, natural : array-like, shape (n, d1) and (n, d2)
-        Raw features of the same n items (e.g. from :func:`embed_branches`).
-    symmetry_weight : float in [0, 1], optional
-        Share of the symmetry block (1: symmetry only, 0: natural only); default
-        :data:`DEFAULT_SYMMETRY_WEIGHT`.
-    periodicity : array-like, shape (n,), optional
-        Per-item periodicity score in [0, 1] (0: no lattice, 1: a clear lattice), the
-        ``periodicity`` column of :func:`~symsim_widgets.symmetry.classify_symmetry` and
-        of bundles. ``None``: no gating (every item gets ``symmetry_weight``). NaN (an
-        item whose score could not be computed) counts as 0.
-    std_floor : float
-        Relative floor of the standard deviations.
-    weight : float, optional
-        Deprecated alias of ``symmetry_weight`` (kept for one release).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, d1 + d2)`` float32.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> s, n = rng.random((5, 3)), rng.random((5, 4))
-    >>> z = combine_features(s, n, symmetry_weight=0.25)
-    >>> z.shape, bool(np.allclose((z ** 2).sum(axis=1), 1.0))
-    ((5, 7), True)
-    >>> gated = combine_features(s, n, 0.5, periodicity=np.zeros(5))
-    >>> bool(np.allclose(gated[:, :3], 0.0))  # no lattice anywhere: natural only
-    True
-    """
-    symmetry_weight = resolve_symmetry_weight(symmetry_weight, weight)
-    blocks = []
-    for name, x in (("symmetry", symmetry), ("natural", natural)):
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2:
-            raise ValueError(f"{name} features must be 2-D, got shape {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError(f"{name} features contain NaN or infinity")
-        if len(x) >= 2:
-            sd = x.std(axis=0)
-            floor = max(std_floor * float(sd.mean()), 1e-12)
-            x = (x - x.mean(axis=0)) / np.maximum(sd, floor)
-        norm = np.linalg.norm(x, axis=1, keepdims=True)
-        blocks.append(x / np.maximum(norm, 1e-12))
-    n = len(blocks[0])
-    if len(blocks[1]) != n:
-        raise ValueError(f"{n} symmetry rows but {len(blocks[1])} natural rows")
-    w = np.full((n, 1), symmetry_weight)
-    if periodicity is not None:
-        w = symmetry_weight * periodicity_gate(periodicity, n)[:, None]
-    return np.concatenate([blocks[0] * np.sqrt(w), blocks[1] * np.sqrt(1.0 - w)], axis=1).astype(
-        np.float32
-    )
-
-
-def resolve_symmetry_weight(
-    symmetry_weight: float | None, weight: float | None = None, *, stacklevel: int = 3
-) -> float:
-    """The symmetry share from ``symmetry_weight`` or its deprecated alias ``weight``.
-
-    Raises
-    ------
-    ValueError
-        Both given with different values, or a value outside [0, 1].
-    """
-    if weight is not None:
-        warnings.warn(
-            "'weight' is deprecated, use 'symmetry_weight' (the share of the symmetry "
-            "branch); 'weight' will be removed in the next release",
-            DeprecationWarning,
-            stacklevel=stacklevel,
-        )
-        if symmetry_weight is not None and float(symmetry_weight) != float(weight):
-            raise ValueError(
-                f"symmetry_weight={symmetry_weight} and its alias weight={weight} disagree"
-            )
-        symmetry_weight = weight
-    if symmetry_weight is None:
-        symmetry_weight = DEFAULT_SYMMETRY_WEIGHT
-    value = float(symmetry_weight)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"symmetry_weight must be in [0, 1], got {symmetry_weight}")
-    return value
-
-
-def periodicity_gate(periodicity: np.ndarray, n: int | None = None) -> np.ndarray:
-    """Fraction of the symmetry share an item keeps, from its periodicity score.
-
-    A smooth step: 0 up to :data:`GATE_LOW`, 1 from :data:`GATE_HIGH` on, and
-    ``t * t * (3 - 2 t)`` with ``t = (p - GATE_LOW) / (GATE_HIGH - GATE_LOW)`` between.
-    NaN counts as 0 (no evidence of a lattice).
-
-    Parameters
-    ----------
-    periodicity : array-like, shape (n,)
-        Scores in [0, 1].
-    n : int, optional
-        Expected length (checked).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n,)`` float64 in [0, 1].
-
-    Examples
-    --------
-    >>> periodicity_gate([0.0, GATE_LOW, GATE_HIGH, 1.0]).tolist()
-    [0.0, 0.0, 1.0, 1.0]
-    """
-    p = np.asarray(periodicity, dtype=np.float64)
-    if p.ndim != 1 or (n is not None and len(p) != n):
-        raise ValueError(
-            f"periodicity must be one score per item, shape ({n if n is not None else 'n'},), "
-            f"got {p.shape}"
-        )
-    finite = np.isfinite(p)
-    if (finite & ((p < 0.0) | (p > 1.0))).any():
-        bad = int(np.flatnonzero(finite & ((p < 0.0) | (p > 1.0)))[0])
-        raise ValueError(f"periodicity must be in [0, 1]; item {bad} has {p[bad]}")
-    t = np.clip((np.where(finite, p, 0.0) - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 # -- computing --------------------------------------------------------------------------

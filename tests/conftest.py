@@ -23,3 +23,7 @@ os.environ["SYMSIM_CACHE_DIR"] = _TEST_CACHE
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_TEST_CACHE, ignore_errors=True)
+
+
+# -- the widget tests' images, features and explorer (defined in widget_fixtures.py) -----
+from widget_fixtures import collection, explorer, features  # noqa: E402, F401

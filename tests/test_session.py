@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from symsim_widgets.bundle import build_bundle
 from symsim_widgets.collection import Collection
+from symsim_widgets.pipeline import build_bundle
 from symsim_widgets.widgets import Explorer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -334,9 +334,10 @@ def test_classify_features_matches_classify_symmetry(tiny_run, monkeypatch):
 
 
 def test_bundles_carry_the_predicted_group(tiny_run, monkeypatch, tmp_path):
-    from symsim_widgets.bundle import Bundle, build_bundle
+    from symsim_widgets.bundle import Bundle
     from symsim_widgets.collection import Collection
     from symsim_widgets.models import clear_memo
+    from symsim_widgets.pipeline import build_bundle
 
     monkeypatch.setenv("SYMSIM_SYMMETRY_WEIGHTS", str(tiny_run / "symmetry.pt"))
     clear_memo()

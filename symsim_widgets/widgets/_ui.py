@@ -9,7 +9,6 @@ plain Python process (tests, scripts) there is no loop and callbacks run at once
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -105,45 +104,3 @@ class UiScheduler:
             schedule()
         else:
             loop.call_soon_threadsafe(schedule)
-
-
-class BackgroundJobs:
-    """The one way views run long work (re-projections) off the kernel's thread.
-
-    Jobs run one at a time in a worker thread; each job's ``on_done(future)`` runs on the
-    UI loop of ``ui`` (:meth:`UiScheduler.post`), where widgets may be updated.
-
-    Parameters
-    ----------
-    ui : the view's scheduler (its captured loop receives the results).
-    name : prefix of the worker thread's name.
-    """
-
-    def __init__(self, ui: UiScheduler, name: str) -> None:
-        self._ui = ui
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=name
-        )
-
-    def submit(
-        self,
-        fn: Callable[[], Any],
-        on_done: Callable[[concurrent.futures.Future], Any],
-        *,
-        inline_without_loop: bool = False,
-    ) -> concurrent.futures.Future:
-        """Run ``fn()`` in the worker and hand its future to ``on_done`` on the UI loop.
-
-        Without a running UI loop (a script, a test) there is nowhere to hand the result
-        to: the job still runs in the worker and the caller applies its result itself
-        (waiting on the returned future); with ``inline_without_loop`` it runs here
-        instead and ``on_done`` is called at once.
-        """
-        if inline_without_loop and not self._ui.has_loop():
-            future: concurrent.futures.Future = concurrent.futures.Future()
-            future.set_result(fn())
-            on_done(future)
-            return future
-        future = self._executor.submit(fn)
-        future.add_done_callback(lambda f: self._ui.post(lambda: on_done(f)))
-        return future

@@ -62,6 +62,8 @@ MAX_NUMERIC_CATEGORIES = 20
 
 #: Item columns that describe geometry or identity, never offered for colouring.
 _NOT_COLOURED = frozenset({"content_hash", "x", "y", "w", "h"})
+#: Per-group probability columns (``p_<group>``): in the items, not in the colour menu.
+PROBABILITY_PREFIX = "p_"
 
 
 def category_colors(n: int) -> list[str]:
@@ -87,7 +89,7 @@ def color_columns(items: Any, *, max_categories: int = MAX_CATEGORIES) -> Sequen
     """
     out = []
     for name in items.columns:
-        if name in _NOT_COLOURED:
+        if name in _NOT_COLOURED or str(name).startswith(PROBABILITY_PREFIX):
             continue
         col = items[name]
         n = col.nunique(dropna=True)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import html
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
 import traitlets as t
 
+from symsim_widgets.widgets.colors import color_columns
 from symsim_widgets.widgets.scatter import MODES
+
+__all__ = [
+    "ControlsView",
+    "color_columns",
+    "folder_picker",
+]  # color_columns: its home is widgets.colors
 
 
 class ControlsView(w.VBox):
@@ -31,7 +40,8 @@ class ControlsView(w.VBox):
     status : str
         HTML summary (node, counts, selection).
     message : str
-        A notice or error for the user (HTML-escaped by the caller).
+        A notice or error for the user, as plain text (escaped here, where it is
+        rendered).
     read_only : bool
         Hide export and save (the dashboard writes nothing).
     """
@@ -112,7 +122,7 @@ class ControlsView(w.VBox):
 
     @t.observe("message")
     def _on_message(self, change: Any) -> None:
-        text = change["new"]
+        text = html.escape(change["new"])
         self._message.value = (
             f"<div style='color:#a02000;font-weight:bold'>{text}</div>" if text else ""
         )
@@ -125,14 +135,61 @@ class ControlsView(w.VBox):
         self._weight.layout.display = "" if self.show_weight else "none"
         self._files.layout.display = "none" if self.read_only else ""
 
-    def on(self, button: str, callback: Callable[[], Any]) -> None:
-        """Call ``callback()`` when ``button`` (explore, clear, reset, export, save) is
-        clicked."""
-        widget = {
-            "explore": self.explore_button,
+    @property
+    def rendered_message(self) -> str:
+        """The HTML the message is shown as (:attr:`message`, escaped once)."""
+        return self._message.value
+
+    @property
+    def weight_visible(self) -> bool:
+        """Whether the weight slider is on screen."""
+        return self._weight.layout.display != "none"
+
+    @property
+    def files_visible(self) -> bool:
+        """Whether the export and save fields and buttons are on screen."""
+        return self._files.layout.display != "none"
+
+    def on(self, action: str, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` when the button of ``action`` (``"drill"``: explore the
+        selection; ``"clear"``, ``"reset"``, ``"export"``, ``"save"``) is clicked.
+        ``"explore"`` is a deprecated name of ``"drill"``."""
+        if action == "explore":
+            warnings.warn(
+                "ControlsView.on('explore') is deprecated, use on('drill')",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            action = "drill"
+        buttons = {
+            "drill": self.explore_button,
             "clear": self.clear_button,
             "reset": self.reset_button,
             "export": self.export_button,
             "save": self.save_button,
-        }[button]
-        widget.on_click(lambda _: callback())
+        }
+        if action not in buttons:
+            raise ValueError(f"no button for {action!r}; choose from {', '.join(buttons)}")
+        buttons[action].on_click(lambda _: callback())
+
+
+def folder_picker(add: Callable[[str], Any], say: Callable[[str], Any]) -> w.HBox:
+    """A folder chooser and an "add folder" button: ``add(folder)`` on a click, and
+    ``say(text)`` with the error when no folder is chosen or adding fails."""
+    from ipyfilechooser import FileChooser
+
+    chooser = FileChooser(show_only_dirs=True, title="add a folder of images")
+    button = w.Button(description="add folder")
+
+    def clicked(_: Any) -> None:
+        folder = chooser.selected_path
+        if not folder:
+            say("choose a folder first")
+            return
+        try:
+            add(folder)
+        except (OSError, ValueError, RuntimeError) as exc:
+            say(str(exc))
+
+    button.on_click(clicked)
+    return w.HBox([chooser, button])

@@ -1,11 +1,18 @@
 """The Explorer: a map, a gallery, a mosaic and a navigation tree over one exploration.
 
-The data model is an :class:`~symsim_widgets.exploration.ExplorationNode` tree; the
-explorer composes small views (:class:`.ScatterView`, :class:`.GalleryView`,
-:class:`.MosaicView`, :class:`.TreeView`, :class:`.ControlsView`) and keeps a few traits
-(:attr:`Explorer.current_id`, :attr:`Explorer.selection`, ...) that the views follow.
-Everything the mouse does is a method too: :meth:`Explorer.select`,
-:meth:`Explorer.drill`, navigation through :attr:`Explorer.current_id`, export and save.
+The Explorer is a view of a :class:`~symsim_widgets.bundle.Bundle` (items, thumbnails,
+feature branches, predictions) and of the
+:class:`~symsim_widgets.exploration.ExplorationNode` tree built over its features. It
+composes small views (:class:`.ScatterView`, :class:`.GalleryView`, :class:`.MosaicView`,
+:class:`.TreeView`, :class:`.ControlsView`), each fed through public traits, and keeps a
+few traits (:attr:`Explorer.current_id`, :attr:`Explorer.selection`, ...) that the views
+follow. Everything the mouse does is a method too: :meth:`Explorer.select`,
+:meth:`Explorer.drill` (explore the selection), :meth:`Explorer.go` (navigate), export and
+save.
+
+``Explorer(images, model=...)`` embeds the images with
+:func:`~symsim_widgets.pipeline.embed_collection` (the pipeline ``symsim embed`` runs) and
+opens the bundle it returns; ``Explorer(bundle)`` opens a bundle directly.
 
 Drilling from the mouse does not block the kernel: the child is first drawn with its
 parent's coordinates of the selected points (its UMAP ``init``), and replaced by its own
@@ -16,10 +23,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import html
 import os
-import threading
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,19 +33,28 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
+from symsim_widgets.bundle import Bundle
 from symsim_widgets.exploration import MIN_POINTS, ExplorationNode
-from symsim_widgets.widgets._ui import BackgroundJobs, UiScheduler
-from symsim_widgets.widgets.colors import MAX_CATEGORIES, color_columns, color_values
-from symsim_widgets.widgets.controls import ControlsView
-from symsim_widgets.widgets.gallery import GalleryView
+from symsim_widgets.features import (
+    BLEND_BRANCHES,
+    DEFAULT_SYMMETRY_WEIGHT,
+    FeatureBlend,
+    resolve_symmetry_weight,
+    weight_key,
+)
+from symsim_widgets.pipeline import embed_collection, extend_bundle
+from symsim_widgets.widgets._jobs import BackgroundJobs
+from symsim_widgets.widgets._maps import MapsByWeight
+from symsim_widgets.widgets._ui import UiScheduler
+from symsim_widgets.widgets.colors import color_values
+from symsim_widgets.widgets.controls import folder_picker
 from symsim_widgets.widgets.images import ItemSource
 from symsim_widgets.widgets.lod import MAX_MARKERS
-from symsim_widgets.widgets.mosaic import MosaicView
-from symsim_widgets.widgets.scatter import PointSet, ScatterView
-from symsim_widgets.widgets.tree import TreeView
+from symsim_widgets.widgets.panels import TABS, ExplorerPanels
+from symsim_widgets.widgets.scatter import PointSet
+from symsim_widgets.widgets.tree import ExplorationTrail
 
-#: Feature branches that a weight slider blends.
-BLEND_BRANCHES = ("symmetry", "natural")
+__all__ = ["BLEND_BRANCHES", "Explorer", "SelectionError"]
 
 
 class SelectionError(ValueError):
@@ -53,9 +66,10 @@ class Explorer(w.VBox):
 
     Parameters
     ----------
-    images : Collection, folder, list of paths or list of arrays, optional
-        The images (coerced with :meth:`Collection.coerce`). May be omitted when
-        ``embeddings`` and ``items``/``thumbnails`` are given (see :meth:`from_bundle`).
+    images : Bundle, Collection, folder, list of paths or list of arrays, optional
+        A :class:`~symsim_widgets.bundle.Bundle` is opened as it is. Anything else is
+        embedded first: ``embed_collection(images, model, embeddings=embeddings, ...)``.
+        May be omitted when ``embeddings``, ``items`` and ``thumbnails`` are given.
     model : str
         Feature model used when ``embeddings`` is not given: ``"symmetry+natural"``
         (default), ``"symmetry"``, ``"natural"``, ... If the symmetry weights are not
@@ -68,42 +82,44 @@ class Explorer(w.VBox):
         A layout for the root instead of projecting.
     tiles : Tiling or sequence of sizes, optional
         Tiling used when ``images`` are paths or arrays.
-    weight : float
-        Initial symmetry/natural weight in [0, 1].
     symmetry_weight : float, optional
-        The same under its public name (wins over ``weight``). With a ``periodicity``
-        column in the items (``classify_symmetry``'s score), each item's symmetry share
-        is gated by it (:func:`~symsim_widgets.embedding.combine_features`).
+        Share of the symmetry branch in the map (default: the bundle's, else
+        :data:`~symsim_widgets.features.DEFAULT_SYMMETRY_WEIGHT`). With a
+        ``periodicity`` column in the items, each item's share is gated by it
+        (:func:`~symsim_widgets.features.combine_features`).
+    weight : float, optional
+        Deprecated alias of ``symmetry_weight``.
     read_only : bool
         No file chooser, no export or save buttons (the dashboard). The Python methods
         still work.
-    device : str
-        Torch device for embedding.
-    cache : bool, path or EmbeddingCache
-        The embedding cache (as for :func:`~symsim_widgets.embedding.embed`).
-    batch_size : int, optional
-        Images per forward pass when embedding (default: the model's own).
-    progress : bool
-        Show progress bars while reading and embedding.
+    device, cache, batch_size, progress
+        As for :func:`~symsim_widgets.pipeline.embed_collection`.
     max_markers : int
         Most markers the map draws at once (see :mod:`symsim_widgets.widgets.lod`).
+    items, thumbnails : optional
+        Items (a DataFrame) and their thumbnails, with ``embeddings``, instead of images.
+    tree : ExplorationNode or its ``to_dict()``, optional
+        A tree to show instead of projecting a new root.
     **params
         Projection parameters for the root (``seed``, ``method``, ``n_neighbors``, ...).
 
     Attributes (traits)
     -------------------
     current_id : str
-        Id of the node being explored.
+        Id of the node being explored (set it, or call :meth:`go`, to navigate).
     selection : numpy.ndarray
         Selected root indices (sorted); see :attr:`selected`.
     weight : float
-        Symmetry/natural weight (only with both branches).
+        Share of the symmetry branch (only with both branches); :attr:`symmetry_weight`.
     color_by : str
         Metadata column the points are coloured by ("" for none).
+    tab : {"gallery", "mosaic"}
+        The side panel's open tab.
     busy : bool
         True while a child or a weighted map is being projected in the background.
     message : str
-        The last notice or error shown to the user.
+        The last notice or error shown to the user, as plain text (escaped where it is
+        rendered).
 
     Examples
     --------
@@ -118,6 +134,7 @@ class Explorer(w.VBox):
     selection = t.Any()
     weight = t.Float(0.5)
     color_by = t.Unicode("")
+    tab = t.Enum(TABS, default_value=TABS[0])
     busy = t.Bool(False)
     message = t.Unicode("")
 
@@ -143,158 +160,57 @@ class Explorer(w.VBox):
         **params: Any,
     ) -> None:
         super().__init__()
-        if symmetry_weight is not None:  # the blend's public name; ``weight`` its alias
-            weight = symmetry_weight
-        if weight is None:
-            from symsim_widgets.embedding import DEFAULT_SYMMETRY_WEIGHT
-
-            weight = DEFAULT_SYMMETRY_WEIGHT
+        share = None
+        if symmetry_weight is not None or weight is not None:
+            share = resolve_symmetry_weight(symmetry_weight, weight)
         self._progress_out = w.Output()
-        notices: list[str] = []
-        collection = None
-        if images is not None:
-            from symsim_widgets.collection import Collection
-
-            kw: dict[str, Any] = {"progress": progress}
-            if tiles is not None:
-                kw["tiles"] = tiles
-            collection = Collection.coerce(images, **kw)
-            if len(collection) == 0:
-                raise ValueError(
-                    f"no usable images: all {len(collection.errors)} inputs were rejected"
-                )
-            source = ItemSource.from_collection(collection)
-        elif items is not None and thumbnails is not None:
-            source = ItemSource.from_thumbnails(items, thumbnails)
+        self._embedding = {
+            "device": device,
+            "cache": cache,
+            "batch_size": batch_size,
+            "progress": progress,
+        }
+        self._tiles = tiles
+        if isinstance(images, Bundle):
+            bundle = images
+        elif images is not None:
+            bundle = self._embed(
+                embed_collection, images, model, embeddings=embeddings, symmetry_weight=share
+            )
+        elif items is not None and thumbnails is not None and embeddings is not None:
+            bundle = Bundle.from_features(items, thumbnails, embeddings, model)
         else:
             raise TypeError(
-                "give images (a Collection, paths or arrays), or items= and thumbnails="
+                "give images (a Bundle, a Collection, paths or arrays), or embeddings=, "
+                "items= and thumbnails="
             )
-        if embeddings is None:
-            if collection is None:
-                raise TypeError("embeddings are needed when no images are given")
-            branches, model = _embed_branches(
-                collection,
-                model,
-                device,
-                progress,
-                self._progress_out,
-                notices,
-                cache=cache,
-                batch_size=batch_size,
-            )
-        else:
-            branches = _as_branches(embeddings, len(source))
-        self._embedded_by_model = embeddings is None
-        self._cache, self._batch_size = cache, batch_size
-        if "symmetry" in branches and "predicted_group" not in source.items:
-            _add_symmetry_predictions(branches["symmetry"], source, notices)
-        self._setup(
-            source=source,
-            collection=collection,
-            branches=branches,
-            model=model,
-            coords=coords,
-            weight=weight,
-            read_only=read_only,
-            max_markers=max_markers,
-            tiles=tiles,
-            device=device,
-            progress=progress,
-            tree=tree,
-            params=params,
-            notices=notices,
-        )
-
-    # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_bundle(
-        cls,
-        bundle: Any,
-        *,
-        read_only: bool = True,
-        weight: float | None = None,
-        max_markers: int = MAX_MARKERS,
-        tree: ExplorationNode | Mapping[str, Any] | None = None,
-        **params: Any,
-    ) -> Explorer:
-        """Open a :class:`~symsim_widgets.bundle.Bundle` (or a bundle folder).
-
-        The bundle's thumbnails and items are shown; its feature arrays are used as they
-        are (a ``symmetry`` and a ``natural`` array enable the weight slider). The bundle's
-        root map (:attr:`Bundle.layout <symsim_widgets.bundle.Bundle.layout>`), when it has
-        one and ``weight`` is its own, is drawn as it is instead of projecting the root
-        again. Nothing is written unless ``read_only`` is False and you export or save.
-        """
-        from symsim_widgets.bundle import Bundle
-
-        path = None
-        if not isinstance(bundle, Bundle):
-            path = str(Path(bundle).expanduser().resolve())
-            bundle = Bundle.load(path)
-        embeddings = dict(bundle.embeddings)
-        blend = all(b in embeddings for b in BLEND_BRANCHES)
-        branches = (
-            {b: embeddings[b] for b in BLEND_BRANCHES} if blend else {"features": bundle.features}
-        )
-        stored_weight = float(bundle.info["weight"]) if blend and "weight" in bundle.info else None
-        if weight is None:
-            weight = stored_weight
-        # the bundle's root map, made from its primary features: valid at the stored weight
-        coords = bundle.layout if weight == stored_weight else None
-        self = cls(
-            embeddings=branches,
-            coords=coords,
-            items=bundle.items,
-            thumbnails=bundle.thumbnails,
-            model=str(bundle.info.get("model", bundle.primary)),
-            weight=weight,
-            read_only=read_only,
-            max_markers=max_markers,
-            tree=tree,
-            **params,
-        )
-        self._bundle_path = path
-        return self
-
-    def _setup(
-        self,
-        *,
-        source: ItemSource,
-        collection: Any,
-        branches: dict[str, np.ndarray],
-        model: str,
-        coords: Any,
-        weight: float,
-        read_only: bool,
-        max_markers: int,
-        tiles: Any,
-        device: str,
-        progress: bool,
-        tree: ExplorationNode | Mapping[str, Any] | None,
-        params: dict[str, Any],
-        notices: list[str],
-    ) -> None:
-        self._ready = False
-        self._source = source
-        self._collection = collection
-        self._branches = branches
-        self._model = model
-        self._tiles = tiles
-        self._device = device
-        self._progress = progress
-        self._read_only = read_only
-        self._params = params
         self._bundle_path: str | None = None
+        self._bundle = bundle
+        self._source = ItemSource.from_bundle(bundle)
+        self._blend = FeatureBlend.of_bundle(bundle)
+        self._branches = self._blend.branches
+        self._model = str(bundle.info.get("model", bundle.primary))
+        self._embedded_by_model = bundle.collection is not None and bool(
+            bundle.info.get("fingerprints")
+        )
+        self._read_only = read_only
         self._ui = UiScheduler()
-        self._jobs = BackgroundJobs(self._ui, "symsim-explorer")
+        self._jobs = BackgroundJobs(self._ui)
+        self._maps = MapsByWeight(self._jobs)
         self._pending: concurrent.futures.Future | None = None
-        self._lock = threading.Lock()
-        self._trail: dict[str, str] = {}
-        self._trees: dict[float, ExplorationNode] = {}
+        self._trail = ExplorationTrail()
         self.selection = np.zeros(0, np.int64)
-        self.set_trait("weight", _weight_key(weight))
-
+        if share is None:
+            share = float(bundle.info.get("weight", DEFAULT_SYMMETRY_WEIGHT))
+        self.set_trait("weight", weight_key(share))
+        # the bundle's root map, made from its primary features: valid at its own weight
+        # (or for a single feature array) and default projection parameters
+        stored = bundle.info.get("weight")
+        own_weight = not self.blendable or (
+            stored is not None and weight_key(float(stored)) == self.weight
+        )
+        if coords is None and bundle.layout is not None and not params and own_weight:
+            coords = bundle.layout
         if isinstance(tree, Mapping):
             root = ExplorationNode.from_dict(tree, embeddings=self._features(self.weight))
         elif isinstance(tree, ExplorationNode):
@@ -303,60 +219,82 @@ class Explorer(w.VBox):
             root = ExplorationNode.from_embeddings(
                 self._features(self.weight), coords=coords, **params
             )
-        self._trees[self.weight] = root
+        self._maps.keep(self.weight, root)
         self._root = root
-
-        # views
-        self.scatter = ScatterView(
-            source, max_markers=max_markers, layout=w.Layout(flex="0 0 auto")
-        )
-        self.gallery = GalleryView(source)
-        self.mosaic = MosaicView(source)
-        self.tree_view = TreeView(root, ui=self._ui)
-        self.controls = ControlsView()
-        self.controls.read_only = read_only
-        self.controls.show_weight = self.blendable
-        self.controls.weight = self.weight
-        self.controls.color_options = list(color_columns(source.items))
-        self._tabs = w.Tab(children=[self.gallery, self.mosaic])
-        self._tabs.set_title(0, "gallery")
-        self._tabs.set_title(1, "mosaic")
-        self._tabs.observe(self._on_tab, "selected_index")
-        t.link((self.controls, "mode"), (self.scatter, "mode"))
-        t.link((self.controls, "color_by"), (self, "color_by"))
-        t.link((self.controls, "weight"), (self, "weight"))
-        t.link((self.tree_view, "current_id"), (self, "current_id"))
-        t.dlink((self, "message"), (self.controls, "message"))
-        self.controls.on("explore", self._explore_clicked)
-        self.controls.on("clear", lambda: self.select([]))
-        self.controls.on("reset", self.scatter.reset_zoom)
-        self.controls.on("export", self._export_clicked)
-        self.controls.on("save", self._save_clicked)
-        self.scatter.observe(self._on_gesture, "gesture")
-        root.observe(self._on_tree_event)
-
-        extra: list[w.Widget] = []
-        if not read_only and collection is not None:
-            extra.append(self._folder_picker())
-        side = w.VBox(
-            [self.tree_view, self._tabs],
-            layout=w.Layout(flex="1 1 420px", min_width="420px", max_width="640px"),
-        )
-        self.children = [
-            w.HTML("<b>symsim explorer</b>"),
-            self.controls,
-            w.HBox(
-                [self.scatter, side],
-                layout=w.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="8px"),
-            ),
-            *extra,
-            self._progress_out,
-        ]
-        self.add_class("symsim-explorer")
+        self._build_views(root, max_markers)
         self._ready = True
         self._show_node(root)
-        if notices:
-            self.message = " ".join(notices)
+        if bundle.collection is not None and bundle.info.get("notices"):
+            self.message = " ".join(bundle.info["notices"])
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: Bundle | str | os.PathLike[str],
+        *,
+        read_only: bool = True,
+        weight: float | None = None,
+        symmetry_weight: float | None = None,
+        max_markers: int = MAX_MARKERS,
+        tree: ExplorationNode | Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> Explorer:
+        """Open a :class:`~symsim_widgets.bundle.Bundle` or a bundle folder, read-only by
+        default (``Explorer(bundle)`` is the same, writable).
+
+        The bundle's thumbnails and items are shown; its feature arrays are used as they
+        are (a ``symmetry`` and a ``natural`` array enable the weight slider). The bundle's
+        root map (:attr:`Bundle.layout <symsim_widgets.bundle.Bundle.layout>`), when it has
+        one and the weight is its own, is drawn as it is instead of projecting the root
+        again. Nothing is written unless ``read_only`` is False and you export or save.
+        """
+        path = None
+        if not isinstance(bundle, Bundle):
+            path = str(Path(bundle).expanduser().resolve())
+            bundle = Bundle.load(path)
+        self = cls(
+            bundle,
+            weight=weight,
+            symmetry_weight=symmetry_weight,
+            read_only=read_only,
+            max_markers=max_markers,
+            tree=tree,
+            **params,
+        )
+        self._bundle_path = path
+        return self
+
+    def _embed(self, pipeline: Any, *args: Any, **kwargs: Any) -> Bundle:
+        """Run ``pipeline`` (:func:`embed_collection` or :func:`extend_bundle`) with the
+        explorer's embedding options, its progress bars in the widget's output area."""
+        options = {**self._embedding, "tiles": self._tiles, **kwargs}
+        if not options["progress"]:
+            return pipeline(*args, **options)
+        with self._progress_out:
+            bundle = pipeline(*args, **options)
+        self._progress_out.clear_output()
+        return bundle
+
+    def _build_views(self, root: ExplorationNode, max_markers: int) -> None:
+        extra = []
+        if not self._read_only and self.collection is not None:
+            extra.append(
+                folder_picker(self.add_images, lambda text: setattr(self, "message", text))
+            )
+        panels = ExplorerPanels(
+            self._source, root, ui=self._ui, max_markers=max_markers, extra=extra
+        )
+        self._panels = panels
+        self.scatter, self.gallery, self.mosaic = panels.scatter, panels.gallery, panels.mosaic
+        self.tree_view, self.controls = panels.tree_view, panels.controls
+        self.controls.read_only = self._read_only
+        self.controls.show_weight = self.blendable
+        self.controls.weight = self.weight
+        panels.connect(self)
+        root.observe(self._on_tree_event)
+        self.children = [*panels.children, self._progress_out]
+        self.add_class("symsim-explorer")
 
     # ------------------------------------------------------------------ public API
     @property
@@ -371,8 +309,7 @@ class Explorer(w.VBox):
 
     @current.setter
     def current(self, node: ExplorationNode | str) -> None:
-        node_id = node if isinstance(node, str) else node.id
-        self.current_id = node_id
+        self.go(node)
 
     @property
     def selected(self) -> np.ndarray:
@@ -392,12 +329,19 @@ class Explorer(w.VBox):
     @property
     def blendable(self) -> bool:
         """Whether both a symmetry and a natural branch exist (the weight slider)."""
-        return all(b in self._branches for b in BLEND_BRANCHES)
+        return self._blend.blendable
 
     @property
     def collection(self) -> Any:
-        """The :class:`~symsim_widgets.collection.Collection`, or None for a bundle."""
-        return self._collection
+        """The :class:`~symsim_widgets.collection.Collection`, or None for a bundle read
+        from disk."""
+        return self._bundle.collection
+
+    @property
+    def bundle(self) -> Bundle:
+        """The :class:`~symsim_widgets.bundle.Bundle` shown: items, thumbnails, feature
+        branches and predictions."""
+        return self._bundle
 
     @property
     def read_only(self) -> bool:
@@ -420,7 +364,7 @@ class Explorer(w.VBox):
                     f"{missing.size} of the selected items are not in the current node "
                     f"{node.label!r} ({len(node)} points): {missing[:10].tolist()}"
                 )
-                self.message = html.escape(msg)
+                self.message = msg
                 raise SelectionError(msg)
         self.selection = idx
         return self.selected
@@ -468,19 +412,13 @@ class Explorer(w.VBox):
         self.message = ""
         if wait:
             child = parent.child(selection, label=label, **overrides)
-            self._go(child)
+            self.go(child)
             return child
         # Preview: the selection with its parent's layout, until the projection is done.
-        preview = PointSet(selection, parent.coords[parent.positions_of(selection)])
         self.busy = True
-        with self.scatter.batch():
-            self.scatter.points = preview
-            self.scatter.selected = []
-            self.scatter.highlight = []
-            self.scatter.busy = True
-        self.gallery.indices = selection
-        self.gallery.title = f"re-projecting {selection.size:,} selected items…"
-        self.mosaic.points = preview
+        self._panels.show_preview(
+            PointSet(selection, parent.coords[parent.positions_of(selection)])
+        )
         # With a running kernel loop the result is applied there; without one (a plain
         # script), wait() applies it.
         future = self._jobs.submit(
@@ -495,11 +433,12 @@ class Explorer(w.VBox):
         if future is None:
             return None
         future.result(timeout=timeout)
-        self._finish(future)
+        self._jobs.finish(future, self._finish)
         return future.result()
 
     def go(self, node: ExplorationNode | str) -> ExplorationNode:
-        """Move to a node (or node id) of the tree; returns it."""
+        """Move to a node (or node id) of the tree; returns it. This is how the explorer
+        navigates (the tree panel, the breadcrumbs and :attr:`current` all come here)."""
         node_id = node if isinstance(node, str) else node.id
         self.current_id = node_id
         return self.current
@@ -558,43 +497,27 @@ class Explorer(w.VBox):
     def add_images(self, images: Any) -> None:
         """Add images (a folder, paths, a Collection) to the exploration.
 
-        They are embedded with the explorer's model (cached items are not recomputed)
+        They are embedded with the explorer's model through
+        :func:`~symsim_widgets.pipeline.extend_bundle` (cached items are not recomputed)
         and the root map is re-projected; existing selections keep their points and
         layouts.
         """
-        from symsim_widgets.collection import Collection
         from symsim_widgets.widgets.session import extend_tree
 
-        if self._collection is None:
+        if self.collection is None:
             raise RuntimeError("an explorer opened from a bundle cannot add images")
-        kw: dict[str, Any] = {"progress": self._progress}
-        if self._tiles is not None:
-            kw["tiles"] = self._tiles
-        new = Collection.coerce(images, **kw)
-        if len(new) == 0:
-            raise ValueError(f"no usable images in {images!r}: {len(new.errors)} rejected")
-        combined = Collection.concat([self._collection, new])
-        with self._progress_out:
-            branches, _ = _embed_branches(
-                combined,
-                self._model,
-                self._device,
-                self._progress,
-                None,
-                [],
-                cache=self._cache,
-                batch_size=self._batch_size,
-            )
-        self._collection = combined
-        self._branches = branches
-        self._source = ItemSource.from_collection(combined)
-        for view in (self.scatter, self.gallery, self.mosaic):
-            view._source = self._source
+        before, rejected = len(self._bundle), len(self._bundle.errors)
+        bundle = self._embed(extend_bundle, self._bundle, images, symmetry_weight=self.weight)
+        self._bundle = bundle
+        self._source = ItemSource.from_bundle(bundle)
+        self._blend = FeatureBlend.of_bundle(bundle)
+        self._branches = self._blend.branches
+        self._panels.set_source(self._source)
         root = extend_tree(self._root, self._features(self.weight))
-        self._trees = {self.weight: root}
+        self._maps.reset(self.weight, root)
         self._set_root(root)
-        self.controls.color_options = list(color_columns(self._source.items))
-        self.message = f"added {len(new)} items ({len(new.errors)} rejected)"
+        added = len(bundle) - before
+        self.message = f"added {added} items ({len(bundle.errors) - rejected} rejected)"
 
     # ------------------------------------------------------------------ internals
     def _node(self, node: ExplorationNode | str) -> ExplorationNode:
@@ -602,8 +525,8 @@ class Explorer(w.VBox):
 
     @property
     def symmetry_weight(self) -> float:
-        """Share of the symmetry branch in the map (the blend slider; ``weight`` is the
-        same value under its older name)."""
+        """Share of the symmetry branch in the map (the blend slider; the trait
+        :attr:`weight` holds the same value)."""
         return float(self.weight)
 
     @symmetry_weight.setter
@@ -611,40 +534,16 @@ class Explorer(w.VBox):
         self.weight = float(value)
 
     def _features(self, weight: float) -> np.ndarray:
-        if self.blendable:
-            from symsim_widgets.embedding import combine_features
-
-            # a per-item periodicity score (``classify_symmetry``'s ``periodicity``
-            # column, carried into bundles) gates each item's symmetry share
-            items = self._source.items
-            periodicity = items["periodicity"].to_numpy() if "periodicity" in items else None
-            return np.asarray(
-                combine_features(
-                    self._branches["symmetry"],
-                    self._branches["natural"],
-                    symmetry_weight=weight,
-                    periodicity=periodicity,
-                ),
-                dtype=np.float32,
-            )
-        return np.asarray(next(iter(self._branches.values())), dtype=np.float32)
-
-    def _go(self, node: ExplorationNode) -> None:
-        self.current_id = node.id
+        return self._blend.features(weight)
 
     def _finish(self, future: concurrent.futures.Future) -> None:
-        with self._lock:
-            if getattr(future, "_symsim_applied", False):
-                return
-            future._symsim_applied = True  # type: ignore[attr-defined]
         self.busy = False
-        self.scatter.busy = False
         error = future.exception()
         if error is not None:
-            self.message = html.escape(f"the re-projection failed: {error}")
+            self.message = f"the re-projection failed: {error}"
             self._show_node(self.current)
             return
-        self._go(future.result())
+        self.go(future.result())
 
     @t.validate("selection")
     def _valid_selection(self, proposal: Any) -> np.ndarray:
@@ -655,7 +554,7 @@ class Explorer(w.VBox):
         value = float(proposal["value"])
         if not 0.0 <= value <= 1.0:
             raise t.TraitError(f"weight must lie in [0, 1]; got {value}")
-        return _weight_key(value)
+        return weight_key(value)
 
     @t.validate("color_by")
     def _valid_color(self, proposal: Any) -> str:
@@ -663,8 +562,7 @@ class Explorer(w.VBox):
         options = self.controls.color_options if self._ready else []
         if name and name not in options:
             raise t.TraitError(
-                f"cannot colour by {name!r}: not a metadata column with 2 to {MAX_CATEGORIES} "
-                f"categories "
+                f"cannot colour by {name!r}: not a metadata column with 2 to 60 categories "
                 f"or numbers (choose from {', '.join(options)})"
             )
         return name
@@ -676,12 +574,7 @@ class Explorer(w.VBox):
         if not change["new"]:
             return
         node = self._root.find(change["new"])
-        # Each ancestor remembers the deepest node explored below it along this path:
-        # moving back up keeps the trail, moving elsewhere replaces it.
-        below = {n.id for n in node.walk()}
-        for ancestor in node.path[:-1]:
-            if self._trail.get(ancestor.id) not in below:
-                self._trail[ancestor.id] = node.id
+        self._trail.visit(node)
         self.selection = np.zeros(0, np.int64)
         self._show_node(node)
 
@@ -689,62 +582,41 @@ class Explorer(w.VBox):
     def _on_selection(self, change: Any) -> None:
         if not self._ready:
             return
-        selection = change["new"]
-        self.scatter.selected = selection
-        node = self.current
-        if selection.size:
-            self.gallery.indices = selection
-            self.gallery.title = f"selection: {selection.size:,} items"
-        else:
-            self.gallery.indices = node.indices
-            self.gallery.title = f"{node.label}: {len(node):,} items"
+        self._panels.show_selection(self.current, change["new"])
         self._write_status()
 
     @t.observe("color_by")
     def _on_color(self, change: Any) -> None:
         if not self._ready:
             return
-        values, labels = color_values(self._source.items, change["new"])
-        with self.scatter.batch():
-            self.scatter.color_labels = labels
-            self.scatter.color_values = values
+        self._panels.show_colours(*color_values(self._source.items, change["new"]))
 
     @t.observe("weight")
     def _on_weight(self, change: Any) -> None:
         if not self._ready or not self.blendable:
             return
         key = change["new"]
-        root = self._trees.get(key)
+        root = self._maps.get(key)
         if root is not None:
             self._set_root(root)
             return
         self._ui.capture()
-        features = self._features(key)
-        params = dict(self._root.params)
 
-        def project() -> ExplorationNode:
-            return ExplorationNode.from_embeddings(features, **params)
-
-        def done(future: concurrent.futures.Future) -> None:
+        def done(root: ExplorationNode | None, error: BaseException | None) -> None:
             self.busy = False
-            self.scatter.busy = False
-            if future.exception() is not None:
-                self.message = html.escape(f"re-projection failed: {future.exception()}")
-                return
-            self._trees[key] = future.result()
-            if self.weight == key:
-                self._set_root(future.result())
+            if error is not None:
+                self.message = f"re-projection failed: {error}"
+            elif self.weight == key:
+                self._set_root(root)
 
-        if self._ui.has_loop():  # else the job runs here, at once
-            self.busy = True
-            self.scatter.busy = True
-        self._jobs.submit(project, done, inline_without_loop=True)
+        features, params = self._features(key), dict(self._root.params)
+        self.busy = self._maps.project(key, features, params, done)
 
     def _set_root(self, root: ExplorationNode) -> None:
         self._root.unobserve(self._on_tree_event)
         self._root = root
         root.observe(self._on_tree_event)
-        self._trail = {}
+        self._trail.clear()
         self.tree_view.set_root(root)  # sets current_id through the link
         self._show_node(root)
 
@@ -753,192 +625,20 @@ class Explorer(w.VBox):
             self._ui.call_soon(self._write_status)
 
     def _show_node(self, node: ExplorationNode) -> None:
-        points = PointSet.of(node)
-        highlight = np.zeros(0, np.int64)
-        descendant_id = self._trail.get(node.id)
-        if descendant_id is not None:
-            try:
-                descendant = node.find(descendant_id)
-                highlight = descendant.indices
-            except KeyError:
-                self._trail.pop(node.id, None)
-        with self.scatter.batch():
-            self.scatter.points = points
-            self.scatter.selected = self.selection
-            self.scatter.highlight = highlight
-            self.scatter.busy = self.busy
-            self.scatter.caption = (
-                f"<span style='color:#b07000'>halo: {len(highlight):,} points explored "
-                "below</span>"
-                if len(highlight)
-                else ""
-            )
-        self.mosaic.points = points
+        self._panels.show_node(
+            node, self.selection, highlight=self._trail.explored_below(node), busy=self.busy
+        )
         self._on_selection({"new": self.selected})
 
     def _write_status(self) -> None:
-        try:
-            node = self.current
-        except KeyError:
-            return
-        lineage = " › ".join(html.escape(n.label) for n in node.path)
-        self.controls.status = (
-            f"<div style='font-size:13px'>"
-            f"node <b class='symsim-node-label'>{html.escape(node.label)}</b> "
-            f"(id <span class='symsim-node-id'>{node.id}</span>, depth "
-            f"<span class='symsim-node-depth'>{node.depth}</span>): "
-            f"<span class='symsim-node-count'>{len(node)}</span> points · selected "
-            f"<span class='symsim-selected-count'>{self.selection.size}</span> · "
-            f"model {html.escape(self._model)}"
-            f"<div style='color:#666'>{lineage}</div></div>"
-        )
+        with contextlib.suppress(KeyError):  # the current node is being replaced
+            self._panels.show_status(self.current, self.selection.size, self._model)
 
-    def _on_gesture(self, change: Any) -> None:
-        gesture = change["new"]
-        if not gesture:
-            return
-        self._ui.capture()
-        if self.busy:
-            self.message = "wait for the re-projection to finish before selecting"
-            return
-        try:
-            roots = self.scatter.points_inside(gesture)
-            self.select(roots)
-        except ValueError as exc:
-            self.message = html.escape(str(exc))
-            return
-        if roots.size == 0:
-            self.message = "the lasso holds no points"
-            return
-        self.message = ""
-        if self.controls.explore_on_lasso:
-            self._explore_clicked()
+    @t.observe("busy")
+    def _on_busy(self, change: Any) -> None:
+        if self._ready:
+            self._panels.set_busy(change["new"])
 
-    def _explore_clicked(self) -> None:
-        with contextlib.suppress(SelectionError, RuntimeError):  # shown in the widget
-            self.drill(wait=False)
-
-    def _export_clicked(self) -> None:
-        try:
-            path = self.export_selection(self.controls.export_path.value)
-            self.message = html.escape(f"exported {self.selection.size} items to {path}")
-        except (OSError, ValueError) as exc:
-            self.message = html.escape(str(exc))
-
-    def _save_clicked(self) -> None:
-        try:
-            path = self.save(self.controls.save_path.value)
-            self.message = html.escape(f"session saved to {path}")
-        except (OSError, ValueError) as exc:
-            self.message = html.escape(str(exc))
-
+    @t.observe("tab")
     def _on_tab(self, change: Any) -> None:
-        self.mosaic.active = change["new"] == 1
-
-    def _folder_picker(self) -> w.Widget:
-        from ipyfilechooser import FileChooser
-
-        chooser = FileChooser(show_only_dirs=True, title="add a folder of images")
-        button = w.Button(description="add folder")
-
-        def add(_: Any) -> None:
-            folder = chooser.selected_path
-            if not folder:
-                self.message = "choose a folder first"
-                return
-            try:
-                self.add_images(folder)
-            except (OSError, ValueError, RuntimeError) as exc:
-                self.message = html.escape(str(exc))
-
-        button.on_click(add)
-        return w.HBox([chooser, button])
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _weight_key(weight: float) -> float:
-    """Weights are cached per 0.01 step."""
-    return round(float(weight), 2)
-
-
-def _as_branches(embeddings: Any, n: int) -> dict[str, np.ndarray]:
-    if isinstance(embeddings, Mapping):
-        arrays = {str(k): np.asarray(v, dtype=np.float32) for k, v in embeddings.items()}
-        if not arrays:
-            raise ValueError("embeddings: an empty mapping")
-        if all(b in arrays for b in BLEND_BRANCHES):
-            arrays = {b: arrays[b] for b in BLEND_BRANCHES}
-        else:
-            first = next(iter(arrays))
-            arrays = {first: arrays[first]}
-    else:
-        arrays = {"features": np.asarray(embeddings, dtype=np.float32)}
-    for name, array in arrays.items():
-        if array.ndim != 2 or array.shape[0] != n:
-            raise ValueError(
-                f"embeddings {name!r} have shape {array.shape}; expected ({n}, D), one row "
-                f"per item"
-            )
-    return arrays
-
-
-def _embed_branches(
-    collection: Any,
-    model: str,
-    device: str,
-    progress: bool,
-    out: w.Output | None,
-    notices: list[str],
-    *,
-    cache: Any = True,
-    batch_size: int | None = None,
-) -> tuple[dict[str, np.ndarray], str]:
-    """Embed ``collection`` with ``model``; both branches for ``symmetry+natural``."""
-    from symsim_widgets.embedding import embed_branches
-    from symsim_widgets.models import best_available_model
-
-    if model == "symmetry+natural" and best_available_model() == "natural":
-        notice = "using the natural-image features only: the symmetry weights are not installed"
-        warnings.warn(notice, stacklevel=3)
-        notices.append(html.escape(notice))
-        model = "natural"
-    if out is not None and progress:
-        with out:
-            arrays = embed_branches(
-                collection,
-                model=model,
-                device=device,
-                progress=True,
-                cache=cache,
-                batch_size=batch_size,
-            )
-        out.clear_output()
-    else:
-        arrays = embed_branches(
-            collection,
-            model=model,
-            device=device,
-            progress=progress,
-            cache=cache,
-            batch_size=batch_size,
-        )
-    return {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}, model
-
-
-def _add_symmetry_predictions(
-    features: np.ndarray, source: ItemSource, notices: list[str]
-) -> None:
-    """Add ``predicted_group`` and ``predicted_confidence`` columns from the ``symmetry``
-    embedding (the classifier's own final layer on its pooled features)."""
-    try:
-        from symsim_widgets.symmetry.classify import predicted_group_columns
-
-        periodicity = source.items.get("periodicity")  # from a bundle: "none" when low
-        predictions = predicted_group_columns(features, periodicity=periodicity)
-    except Exception as exc:  # weights missing or not the vectors' model: colour without
-        notices.append(html.escape(f"no wallpaper-group predictions ({exc})"))
-        return
-    for name, column in predictions.items():
-        source.items[name] = column.to_numpy()
+        self.mosaic.active = change["new"] == "mosaic"

@@ -23,6 +23,8 @@ class GalleryView(w.VBox):
 
     Attributes (traits)
     -------------------
+    source : ItemSource
+        Where thumbnails and metadata come from (set it to show other items).
     indices : numpy.ndarray
         Root indices to show, in order.
     page : int
@@ -31,6 +33,7 @@ class GalleryView(w.VBox):
         A heading (e.g. "selection: 120 items").
     """
 
+    source = t.Instance(ItemSource)
     indices = t.Any()
     page = t.Int(0)
     page_size = t.Int(24)
@@ -38,7 +41,7 @@ class GalleryView(w.VBox):
 
     def __init__(self, source: ItemSource, *, page_size: int = 24, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._source = source
+        self.source = source
         self._tiles: list[tuple[w.VBox, w.Image, w.HTML]] = []
         self._heading = w.HTML()
         self._prev = w.Button(description="◀ previous", layout=w.Layout(width="110px"))
@@ -51,8 +54,8 @@ class GalleryView(w.VBox):
         )
         self._grid.add_class("symsim-gallery-grid")
         self.children = [self._heading, w.HBox([self._prev, self._pager, self._next]), self._grid]
-        self.page_size = page_size
         self.indices = np.zeros(0, np.int64)
+        self.page_size = page_size
         self._render()
 
     @property
@@ -75,7 +78,7 @@ class GalleryView(w.VBox):
         else:
             self._render()
 
-    @t.observe("page", "page_size", "title")
+    @t.observe("source", "page", "page_size", "title")
     def _on_page(self, change: Any) -> None:
         self._render()
 
@@ -89,6 +92,8 @@ class GalleryView(w.VBox):
         return self.indices[start : start + self.page_size]
 
     def _render(self) -> None:
+        if not hasattr(self, "_tiles"):  # the source is set before the widgets exist
+            return
         n = len(self.indices)
         self._heading.value = f"<b>{self.title}</b>" if self.title else ""
         self._pager.value = (
@@ -102,10 +107,10 @@ class GalleryView(w.VBox):
         for k, (box, image, label) in enumerate(self._tiles):
             if k < len(visible):
                 i = visible[k]
-                image.value = self._source.png(i)
+                image.value = self.source.png(i)
                 label.value = (
                     f"<div style='font-size:10px;text-align:center;overflow:hidden;"
-                    f"white-space:nowrap;width:96px' title='{_title(self._source, i)}'>#{i}</div>"
+                    f"white-space:nowrap;width:96px' title='{_title(self.source, i)}'>#{i}</div>"
                 )
                 box.layout.display = ""
             else:

@@ -75,6 +75,14 @@ class ItemSource:
         return cls(collection.items, collection.thumbnail, collection=collection)
 
     @classmethod
+    def from_bundle(cls, bundle: Any) -> ItemSource:
+        """Items of a :class:`~symsim_widgets.bundle.Bundle` (with its predictions), and
+        thumbnails from its collection when it has one (the same images), else its own."""
+        if bundle.collection is not None:
+            return cls(bundle.items, bundle.collection.thumbnail, collection=bundle.collection)
+        return cls.from_thumbnails(bundle.items, bundle.thumbnails)
+
+    @classmethod
     def from_thumbnails(cls, items: pd.DataFrame, thumbnails: Sequence[np.ndarray]) -> ItemSource:
         """Items with a list of thumbnails (e.g. those of a Bundle)."""
         if len(thumbnails) != len(items):

@@ -109,8 +109,15 @@ def render_mosaic(
 class MosaicView(w.VBox):
     """The mosaic of a set of points, as a PNG image widget.
 
+    Parameters
+    ----------
+    source : ItemSource
+        Where the thumbnails come from.
+
     Attributes (traits)
     -------------------
+    source : ItemSource
+        Where the thumbnails come from (set it to show other items).
     points : PointSet-like or None
         Anything with ``indices`` (root indices) and ``coords`` (n, 2).
     extent : tuple or None
@@ -124,6 +131,7 @@ class MosaicView(w.VBox):
         The last rendered mosaic.
     """
 
+    source = t.Instance(ItemSource)
     points = t.Any(None, allow_none=True)
     extent = t.Any(None, allow_none=True)
     cells = t.Int(12)
@@ -132,9 +140,9 @@ class MosaicView(w.VBox):
     png = t.Bytes(b"")
 
     def __init__(self, source: ItemSource, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._source = source
         self._stale = True
+        super().__init__(**kwargs)
+        self.source = source
         self._image = w.Image(format="png", layout=w.Layout(max_width="768px"))
         self._image.add_class("symsim-mosaic")
         self._cells = w.IntSlider(value=self.cells, min=4, max=32, description="cells")
@@ -142,7 +150,7 @@ class MosaicView(w.VBox):
         self._note = w.HTML()
         self.children = [self._cells, self._note, self._image]
 
-    @t.observe("points", "extent", "cells", "tile")
+    @t.observe("source", "points", "extent", "cells", "tile")
     def _on_change(self, change: Any) -> None:
         self._stale = True
         if self.active:
@@ -164,7 +172,7 @@ class MosaicView(w.VBox):
         image = render_mosaic(
             np.asarray(points.coords),
             np.asarray(points.indices),
-            self._source,
+            self.source,
             cells=self.cells,
             tile=self.tile,
             extent=self.extent,

@@ -208,7 +208,7 @@ def load_session(
     origin = features.get("origin")
     if origin == "bundle" and images is None:
         where = _find_bundle(path, features, bundle)
-        explorer = cls.from_bundle(where, tree=tree, weight=weight, **kwargs)
+        explorer = cls.from_bundle(where, tree=tree, symmetry_weight=weight, **kwargs)
     else:
         if images is None:
             if not document.get("from_paths"):
@@ -225,11 +225,20 @@ def load_session(
                     for name, record in features["branches"].items()
                 }
             explorer = cls(
-                images, model=model, embeddings=embeddings, tree=tree, weight=weight, **kwargs
+                images,
+                model=model,
+                embeddings=embeddings,
+                tree=tree,
+                symmetry_weight=weight,
+                **kwargs,
             )
         else:
             explorer = cls(
-                images, model=features.get("model", model), tree=tree, weight=weight, **kwargs
+                images,
+                model=features.get("model", model),
+                tree=tree,
+                symmetry_weight=weight,
+                **kwargs,
             )
         n = len(explorer.items)
         if n != len(items):

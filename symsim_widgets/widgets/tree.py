@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import ipywidgets as w
+import numpy as np
 import traitlets as t
 
 from symsim_widgets.exploration import ExplorationNode, TreeEvent
@@ -84,6 +85,11 @@ class TreeView(w.VBox):
         with self.hold_trait_notifications():
             self.current_id = root.id
         self._refresh()
+
+    @property
+    def entries(self) -> list[tuple[str, str]]:
+        """The tree as listed in the panel: ``(text, node id)`` per node, root first."""
+        return [(str(text), str(node_id)) for text, node_id in self._list.options]
 
     @property
     def current(self) -> ExplorationNode:
@@ -172,3 +178,36 @@ class TreeView(w.VBox):
             raise ValueError("the root of the exploration cannot be closed")
         self.current_id = parent.id
         node.remove()
+
+
+class ExplorationTrail:
+    """Which node was explored below each node, for the map's halo.
+
+    Each ancestor remembers the deepest node explored below it along the path taken:
+    moving back up keeps the trail, moving elsewhere replaces it.
+    """
+
+    def __init__(self) -> None:
+        self._below: dict[str, str] = {}
+
+    def visit(self, node: ExplorationNode) -> None:
+        """Record a move to ``node``."""
+        below = {n.id for n in node.walk()}
+        for ancestor in node.path[:-1]:
+            if self._below.get(ancestor.id) not in below:
+                self._below[ancestor.id] = node.id
+
+    def explored_below(self, node: ExplorationNode) -> np.ndarray:
+        """Root indices of the node explored below ``node`` (empty when none, or when it
+        has since been closed)."""
+        descendant_id = self._below.get(node.id)
+        if descendant_id is not None:
+            try:
+                return node.find(descendant_id).indices
+            except KeyError:
+                self._below.pop(node.id, None)
+        return np.zeros(0, np.int64)
+
+    def clear(self) -> None:
+        """Forget the trail (a new tree)."""
+        self._below.clear()

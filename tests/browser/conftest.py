@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from symsim_widgets.bundle import build_bundle
 from symsim_widgets.dashboard import serve
 from symsim_widgets.demo import demo_collection
+from symsim_widgets.pipeline import build_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "browser"

@@ -1,9 +1,6 @@
-"""The Explorer and its views, driven through their public traits and methods (no browser).
+"""The Explorer: one bundle, its tree and its views, driven through public methods.
 
-Real images: the demo collection without wallpapers (scikit-image and SPIEPy micrographs,
-tiled at three scales). The features are the items' thumbnails shrunk to 16 x 16 pixels,
-which keeps these tests independent of the feature models; the PCA layout keeps them
-fast (the UMAP path is exercised by one test and by the browser tests).
+See ``widget_fixtures`` for the images and features (real images, small features).
 """
 
 from __future__ import annotations
@@ -18,119 +15,11 @@ from PIL import Image
 
 from symsim_widgets.bundle import Bundle
 from symsim_widgets.collection import Collection, Tiling
-from symsim_widgets.demo import demo_collection
 from symsim_widgets.exploration import ExplorationNode
 from symsim_widgets.widgets import Explorer, SelectionError
-from symsim_widgets.widgets.lod import points_in_polygon, points_in_rectangle, representatives
-from symsim_widgets.widgets.mosaic import mosaic_cells
 from symsim_widgets.widgets.session import infer_tiling
 
-
-@pytest.fixture(scope="module")
-def collection(tmp_path_factory):
-    return demo_collection(
-        cache_dir=tmp_path_factory.mktemp("demo"), progress=False, include_wallpapers=False
-    )
-
-
-@pytest.fixture(scope="module")
-def features(collection):
-    rows = []
-    for i in range(len(collection)):
-        thumb = Image.fromarray(collection.thumbnail(i)).convert("L").resize((16, 16))
-        rows.append(np.asarray(thumb, dtype=np.float32).ravel() / 255.0)
-    return np.stack(rows)
-
-
-@pytest.fixture
-def explorer(collection, features):
-    return Explorer(collection, embeddings=features, method="pca", progress=False)
-
-
-def _polygon_around(coords, fraction=0.5):
-    """A lasso (polygon) around the points left of the median x and below the top."""
-    lo, hi = coords.min(axis=0), coords.max(axis=0)
-    mid = np.median(coords[:, 0])
-    return [
-        [lo[0] - 1, lo[1] - 1],
-        [mid, lo[1] - 1],
-        [mid + (hi[0] - mid) * fraction, (lo[1] + hi[1]) / 2],
-        [mid, hi[1] + 1],
-        [lo[0] - 1, hi[1] + 1],
-    ]
-
-
-def _even_odd(points, polygon):
-    """Reference point-in-polygon (ray casting), one point at a time."""
-    out = []
-    poly = np.asarray(polygon, dtype=float)
-    for x, y in points:
-        inside = False
-        for (x1, y1), (x2, y2) in zip(poly, np.roll(poly, -1, axis=0), strict=True):
-            if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
-                inside = not inside
-        out.append(inside)
-    return np.array(out)
-
-
-# ----------------------------------------------------------------------------- geometry
-
-
-def test_points_in_polygon_matches_ray_casting():
-    rng = np.random.default_rng(1)
-    points = rng.uniform(-1, 1, size=(2000, 2))
-    angles = np.sort(rng.uniform(0, 2 * np.pi, 12))
-    radii = rng.uniform(0.3, 1.0, 12)
-    polygon = np.c_[radii * np.cos(angles), radii * np.sin(angles)]
-    np.testing.assert_array_equal(points_in_polygon(points, polygon), _even_odd(points, polygon))
-
-
-def test_polygon_and_rectangle_reject_bad_shapes():
-    with pytest.raises(ValueError, match="at least 3"):
-        points_in_polygon(np.zeros((3, 2)), [[0, 0], [1, 1]])
-    with pytest.raises(ValueError, match="two x"):
-        points_in_rectangle(np.zeros((3, 2)), [0], [0, 1])
-    mask = points_in_rectangle(np.array([[0.5, 0.5], [2, 2]]), [1, 0], [0, 1])
-    assert mask.tolist() == [True, False]
-
-
-def test_representatives_are_bounded_real_points_and_exact_when_few():
-    rng = np.random.default_rng(0)
-    centres = rng.normal(scale=10, size=(20, 2))
-    coords = (centres[rng.integers(0, 20, 25_000)] + rng.normal(size=(25_000, 2))).astype(
-        np.float32
-    )
-    lims = (coords[:, 0].min(), coords[:, 0].max()), (coords[:, 1].min(), coords[:, 1].max())
-    pos, counts = representatives(coords, *lims, max_markers=3000)
-    assert 0 < pos.size <= 3000
-    assert counts.sum() == 25_000  # every visible point is stood for exactly once
-    assert np.all(np.diff(pos) > 0)
-    # a small window holds few points: all of them are drawn, each for itself
-    x, y = coords[0]
-    window = (x - 0.2, x + 0.2), (y - 0.2, y + 0.2)
-    pos, counts = representatives(coords, *window, max_markers=3000)
-    inside = np.flatnonzero(points_in_rectangle(coords, *window))
-    np.testing.assert_array_equal(pos, inside)
-    assert np.all(counts == 1)
-
-
-def test_representatives_keep_every_group_visible():
-    coords = np.random.default_rng(2).normal(size=(10_000, 2))
-    groups = np.zeros(10_000, dtype=np.int64)
-    groups[::997] = 1  # eleven selected points scattered among the others
-    pos, _ = representatives(coords, (-5, 5), (-5, 5), max_markers=500, groups=groups)
-    assert pos.size <= 500
-    assert set(np.flatnonzero(groups)) <= set(pos.tolist())
-
-
-def test_mosaic_cells_pick_the_point_nearest_each_centre():
-    coords = np.array([[0.1, 0.1], [0.3, 0.3], [0.9, 0.9], [0.6, 0.1]])
-    grid = mosaic_cells(coords, 2, extent=(0, 1, 0, 1))
-    # row 0 is the top of the map (large y)
-    assert grid.tolist() == [[-1, 2], [1, 3]]
-
-
-# ----------------------------------------------------------------------------- explorer
+MICROSCOPY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "microscopy"
 
 
 def test_explorer_shows_the_root_and_its_items(explorer, collection):
@@ -170,64 +59,11 @@ def test_select_and_drill_three_levels_then_back(explorer):
     np.testing.assert_array_equal(explorer.scatter.highlight, nodes[3].indices)
 
 
-def test_lasso_gesture_selects_exactly_the_points_inside(explorer):
-    coords = explorer.current.coords
-    polygon = _polygon_around(coords)
-    explorer.scatter.gesture = {"kind": "lasso", "polygon": polygon}
-    expected = explorer.current.indices[_even_odd(coords, polygon)]
-    assert expected.size >= 3
-    np.testing.assert_array_equal(explorer.selected, expected)
-    np.testing.assert_array_equal(explorer.scatter.selected, expected)
-    assert f"symsim-selected-count'>{expected.size}<" in explorer.controls.status
-
-
-def test_box_gesture_and_explore_on_lasso(explorer):
-    coords = explorer.current.coords
-    x0, x1 = np.percentile(coords[:, 0], [10, 60])
-    y0, y1 = np.percentile(coords[:, 1], [10, 90])
-    explorer.controls.explore_on_lasso = True
-    explorer.scatter.gesture = {"kind": "box", "x": [x1, x0], "y": [y0, y1]}
-    child = explorer.wait()  # the gesture started a background re-projection
-    inside = (
-        (coords[:, 0] >= x0) & (coords[:, 0] <= x1) & (coords[:, 1] >= y0) & (coords[:, 1] <= y1)
-    )
-    assert child is explorer.current
-    np.testing.assert_array_equal(child.indices, explorer.tree.indices[inside])
-
-
-def test_too_small_selection_is_refused_with_a_message(explorer):
-    explorer.select(explorer.tree.indices[:2])
-    with pytest.raises(SelectionError, match="at least 3 points"):
-        explorer.drill()
-    assert "at least 3 points" in explorer.message
-    assert explorer.current is explorer.tree and not explorer.tree.children
-    # the button path shows the message and raises nothing
-    explorer.message = ""
-    explorer.controls.explore_button.click()
-    assert "at least 3 points" in explorer.message
-    assert "at least 3 points" in explorer.controls._message.value
-
-
 def test_select_outside_the_current_node_is_refused(explorer):
     explorer.select(explorer.tree.indices[:10])
     explorer.drill()
     with pytest.raises(SelectionError, match="not in the current node"):
         explorer.select([explorer.tree.indices[-1]])
-
-
-def test_lod_draws_few_markers_but_selects_exactly(collection, features):
-    ex = Explorer(collection, embeddings=features, method="pca", progress=False, max_markers=40)
-    assert 0 < ex.scatter.shown.size <= 40
-    assert "representatives" in ex.scatter._caption.value
-    polygon = _polygon_around(ex.tree.coords)
-    ex.scatter.gesture = {"kind": "lasso", "polygon": polygon}
-    np.testing.assert_array_equal(ex.selected, ex.tree.indices[_even_odd(ex.tree.coords, polygon)])
-    # zoom into a small region: every point there is drawn itself
-    x, y = ex.tree.coords[0]
-    ex.scatter.view = (x - 0.05, x + 0.05, y - 0.05, y + 0.05)
-    inside = points_in_rectangle(ex.tree.coords, (x - 0.05, x + 0.05), (y - 0.05, y + 0.05))
-    assert inside.sum() <= 40
-    np.testing.assert_array_equal(ex.scatter.shown, ex.tree.indices[inside])
 
 
 def test_background_drill_with_umap(collection, features):
@@ -245,38 +81,6 @@ def test_background_drill_with_umap(collection, features):
     assert child is future.result() is ex.current
     assert not ex.busy and child.params["method"] == "umap"
     np.testing.assert_array_equal(ex.scatter.points.coords, child.coords)
-
-
-def test_tree_view_renames_and_closes_nodes(explorer):
-    explorer.select(explorer.tree.indices[:30])
-    child = explorer.drill()
-    explorer.tree_view.rename_current("thirty")
-    assert child.label == "thirty"
-    assert "thirty" in [label for label, _ in explorer.tree_view._list.options][1]
-    assert "symsim-node-label'>thirty<" in explorer.controls.status
-    explorer.tree_view.close_current()
-    assert explorer.current is explorer.tree and not explorer.tree.children
-    assert len(explorer.tree_view._list.options) == 1
-    explorer.select(explorer.tree.indices[:30])
-    other = explorer.drill()
-    explorer.go(explorer.tree)
-    explorer.close_node(other)
-    assert not explorer.tree.children
-    with pytest.raises(ValueError, match="root"):
-        explorer.close_node()
-
-
-def test_hover_tooltip_shows_the_thumbnail(explorer, collection):
-    explorer.scatter.show_tooltip(7)
-    assert explorer.scatter.hovered == 7
-    png = explorer.scatter._tip_image.value
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    image = Image.open(__import__("io").BytesIO(png))
-    assert max(image.size) == max(collection.thumbnail(7).shape[:2])
-    assert "brick" in explorer.scatter._tip_text.value
-
-
-MICROSCOPY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "microscopy"
 
 
 @pytest.mark.skipif(not MICROSCOPY.is_dir(), reason=f"real files not found at {MICROSCOPY}")
@@ -307,31 +111,6 @@ def test_instrument_items_colour_by_channel_pixel_size_and_joined_metadata(tmp_p
     assert "Amplitude retrace" in card and "IgorIBWReader_P0089OP0027.ibw" in card
     w, pixel = pfm.items.w[0], pfm.items.pixel_size_nm[0]
     assert f"{w * pixel / 1000:.3g} µm x" in card
-
-
-def test_colour_by_categories_and_numbers(explorer, collection):
-    assert "kind" in explorer.controls.color_options
-    explorer.color_by = "kind"
-    kinds = sorted(collection.items["kind"].astype(str).unique())
-    assert explorer.scatter.color_labels == kinds
-    codes = np.asarray(explorer.scatter.color_values)
-    assert kinds[int(codes[0])] == collection.items["kind"].iloc[0]
-    assert "brick" in explorer.scatter._legend.value
-    explorer.color_by = "source_width"  # numbers
-    explorer.color_by = ""
-    assert explorer.scatter.color_values is None
-    with pytest.raises(Exception, match="not a metadata column"):
-        explorer.color_by = "no such column"
-
-
-def test_mosaic_renders_a_png_of_the_current_node(explorer):
-    assert explorer.mosaic.png == b""  # not rendered until shown
-    explorer._tabs.selected_index = 1
-    assert explorer.mosaic.png[:4] == b"\x89PNG"
-    image = Image.open(__import__("io").BytesIO(explorer.mosaic.png))
-    assert image.size == (12 * 64, 12 * 64)
-    explorer.mosaic.cells = 6
-    assert Image.open(__import__("io").BytesIO(explorer.mosaic.png)).size == (6 * 64, 6 * 64)
 
 
 def test_export_selection_csv_and_json(explorer, tmp_path):
@@ -399,11 +178,11 @@ def test_explorer_opens_a_bundle_read_only(collection, features, tmp_path):
     ).save(tmp_path / "b.symsim")
     ex = Explorer.from_bundle(tmp_path / "b.symsim", method="pca")
     assert ex.read_only and ex.collection is None and ex.model == "natural"
-    assert ex.controls._files.layout.display == "none"  # no export or save buttons
+    assert not ex.controls.files_visible  # no export or save buttons
     assert len(ex.tree) == len(collection)
     ex.select(ex.tree.indices[:12])
     assert len(ex.drill()) == 12
-    assert ex.gallery._source.png(0)[:4] == b"\x89PNG"
+    assert ex.gallery.source.png(0)[:4] == b"\x89PNG"
 
 
 def test_weight_slider_blends_branches_and_caches_each_map(collection, features):
@@ -415,7 +194,7 @@ def test_weight_slider_blends_branches_and_caches_each_map(collection, features)
         method="pca",
         progress=False,
     )
-    assert ex.blendable and ex.controls._weight.layout.display == ""
+    assert ex.blendable and ex.controls.weight_visible
     first, initial = ex.tree, ex.weight
     ex.controls.weight = 0.9
     assert ex.weight == 0.9 and ex.tree is not first
@@ -477,3 +256,34 @@ def test_add_a_folder_keeps_the_selections(collection, tmp_path):
     assert kept.label == "five"
     np.testing.assert_array_equal(kept.indices, child.indices)
     assert "added 3 items" in ex.message
+
+
+def test_explorer_of_a_bundle_in_memory_is_the_same_as_of_its_images(collection, features):
+    from symsim_widgets.pipeline import embed_collection
+
+    bundle = embed_collection(collection, "natural", embeddings=features, progress=False)
+    ex = Explorer(bundle, method="pca")
+    wrapped = Explorer(collection, model="natural", embeddings=features, method="pca")
+    assert ex.bundle is bundle and ex.collection is collection and not ex.read_only
+    assert ex.tree.to_json() == wrapped.tree.to_json()
+    pd.testing.assert_frame_equal(ex.items, wrapped.items)
+    assert ex.model == wrapped.model == "natural"
+
+
+def test_weight_is_a_deprecated_alias_of_symmetry_weight(collection, features):
+    rng = np.random.default_rng(0)
+    symmetry = features @ rng.normal(size=(features.shape[1], 32)).astype(np.float32)
+    branches = {"symmetry": symmetry, "natural": features}
+    with pytest.warns(DeprecationWarning, match="symmetry_weight"):
+        ex = Explorer(collection, embeddings=branches, weight=0.4, method="pca", progress=False)
+    assert ex.symmetry_weight == 0.4
+    with pytest.raises(ValueError, match="disagree"), pytest.warns(DeprecationWarning):
+        Explorer(collection, embeddings=branches, weight=0.4, symmetry_weight=0.5)
+
+
+def test_the_open_tab_is_a_trait(explorer):
+    assert explorer.tab == "gallery" and not explorer.mosaic.active
+    explorer.tab = "mosaic"
+    assert explorer.mosaic.active
+    with pytest.raises(Exception, match="tab"):
+        explorer.tab = "map"

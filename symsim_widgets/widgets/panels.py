@@ -1,0 +1,221 @@
+"""The Explorer's views laid out, and how its state is drawn on them.
+
+:class:`ExplorerPanels` builds the map (:class:`.ScatterView`), the side panel (the
+:class:`.TreeView` above a gallery and a mosaic tab) and the :class:`.ControlsView`, and
+draws what the :class:`~symsim_widgets.widgets.explorer.Explorer` hands it: a node, a
+selection, a preview of a child being projected, a status line, colours. It holds no
+exploration state of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+import traitlets as t
+
+from symsim_widgets.exploration import ExplorationNode
+from symsim_widgets.widgets._ui import UiScheduler
+from symsim_widgets.widgets.colors import color_columns
+from symsim_widgets.widgets.controls import ControlsView
+from symsim_widgets.widgets.gallery import GalleryView
+from symsim_widgets.widgets.images import ItemSource
+from symsim_widgets.widgets.mosaic import MosaicView
+from symsim_widgets.widgets.scatter import PointSet, ScatterView
+from symsim_widgets.widgets.tree import TreeView
+
+#: The side panel's tabs, in order.
+TABS = ("gallery", "mosaic")
+
+
+class ExplorerPanels:
+    """The views of one explorer and their layout.
+
+    Parameters
+    ----------
+    source : ItemSource
+        Items and thumbnails.
+    root : ExplorationNode
+        The tree the navigation panel shows.
+    ui : UiScheduler
+        Where tree events from background threads become view updates.
+    max_markers : int
+        Most markers the map draws at once.
+    extra : list of widgets
+        Shown below the map (e.g. the folder picker).
+
+    Attributes
+    ----------
+    scatter, gallery, mosaic, tree_view, controls : the views.
+    tabs : ipywidgets.Tab
+        Gallery and mosaic (:data:`TABS`).
+    children : list of widgets
+        The explorer's rows, top to bottom.
+    """
+
+    def __init__(
+        self,
+        source: ItemSource,
+        root: ExplorationNode,
+        *,
+        ui: UiScheduler,
+        max_markers: int,
+        extra: list[w.Widget],
+    ) -> None:
+        self.scatter = ScatterView(
+            source, max_markers=max_markers, layout=w.Layout(flex="0 0 auto")
+        )
+        self.gallery = GalleryView(source)
+        self.mosaic = MosaicView(source)
+        self._ui = ui
+        self.tree_view = TreeView(root, ui=ui)
+        self.controls = ControlsView()
+        self.controls.color_options = list(color_columns(source.items))
+        self.tabs = w.Tab(children=[self.gallery, self.mosaic])
+        for k, name in enumerate(TABS):
+            self.tabs.set_title(k, name)
+        side = w.VBox(
+            [self.tree_view, self.tabs],
+            layout=w.Layout(flex="1 1 420px", min_width="420px", max_width="640px"),
+        )
+        self.children: list[w.Widget] = [
+            w.HTML("<b>symsim explorer</b>"),
+            self.controls,
+            w.HBox(
+                [self.scatter, side],
+                layout=w.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="8px"),
+            ),
+            *extra,
+        ]
+
+    def connect(self, explorer: Any) -> None:
+        """Wire the views to an Explorer: its traits follow the controls, the tree panel
+        and the tabs; buttons and map gestures call its public methods."""
+        t.link(
+            (self.tabs, "selected_index"),
+            (explorer, "tab"),
+            transform=(TABS.__getitem__, TABS.index),
+        )
+        t.link((self.controls, "mode"), (self.scatter, "mode"))
+        t.link((self.controls, "color_by"), (explorer, "color_by"))
+        t.link((self.controls, "weight"), (explorer, "weight"))
+        t.link((self.tree_view, "current_id"), (explorer, "current_id"))
+        t.dlink((explorer, "message"), (self.controls, "message"))
+
+        def drill() -> None:
+            with contextlib.suppress(ValueError, RuntimeError):  # shown in the widget
+                explorer.drill(wait=False)
+
+        def write(action: str) -> None:
+            try:
+                if action == "export":
+                    path = explorer.export_selection(self.controls.export_path.value)
+                    explorer.message = f"exported {explorer.selected.size} items to {path}"
+                else:
+                    path = explorer.save(self.controls.save_path.value)
+                    explorer.message = f"session saved to {path}"
+            except (OSError, ValueError) as exc:
+                explorer.message = str(exc)
+
+        def gesture(change: Any) -> None:
+            if not change["new"]:
+                return
+            self._ui.capture()
+            if explorer.busy:
+                explorer.message = "wait for the re-projection to finish before selecting"
+                return
+            try:
+                roots = explorer.select(self.scatter.points_inside(change["new"]))
+            except ValueError as exc:
+                explorer.message = str(exc)
+                return
+            explorer.message = "" if roots.size else "the lasso holds no points"
+            if roots.size and self.controls.explore_on_lasso:
+                drill()
+
+        self.controls.on("drill", drill)
+        self.controls.on("clear", lambda: explorer.select([]))
+        self.controls.on("reset", self.scatter.reset_zoom)
+        self.controls.on("export", lambda: write("export"))
+        self.controls.on("save", lambda: write("save"))
+        self.scatter.observe(gesture, "gesture")
+
+    def set_source(self, source: ItemSource) -> None:
+        """Show other items (after images were added)."""
+        self.gallery.source = source
+        self.mosaic.source = source
+        self.scatter._source = source  # the scatter view has no public source trait yet
+        self.controls.color_options = list(color_columns(source.items))
+
+    def show_node(
+        self,
+        node: ExplorationNode,
+        selection: np.ndarray,
+        *,
+        highlight: np.ndarray,
+        busy: bool,
+    ) -> None:
+        """Draw a node's points, its selection and the halo of the points explored
+        below it."""
+        points = PointSet.of(node)
+        with self.scatter.batch():
+            self.scatter.points = points
+            self.scatter.selected = selection
+            self.scatter.highlight = highlight
+            self.scatter.busy = busy
+            self.scatter.caption = (
+                f"<span style='color:#b07000'>halo: {len(highlight):,} points explored "
+                "below</span>"
+                if len(highlight)
+                else ""
+            )
+        self.mosaic.points = points
+
+    def show_selection(self, node: ExplorationNode, selection: np.ndarray) -> None:
+        """Mark the selection on the map; the gallery shows it (or the node when empty)."""
+        self.scatter.selected = selection
+        if selection.size:
+            self.gallery.indices = selection
+            self.gallery.title = f"selection: {selection.size:,} items"
+        else:
+            self.gallery.indices = node.indices
+            self.gallery.title = f"{node.label}: {len(node):,} items"
+
+    def show_preview(self, preview: PointSet) -> None:
+        """Draw a child being projected with its parent's layout, marked busy."""
+        with self.scatter.batch():
+            self.scatter.points = preview
+            self.scatter.selected = []
+            self.scatter.highlight = []
+            self.scatter.busy = True
+        self.gallery.indices = preview.indices
+        self.gallery.title = f"re-projecting {len(preview):,} selected items…"
+        self.mosaic.points = preview
+
+    def show_status(self, node: ExplorationNode, n_selected: int, model: str) -> None:
+        """The status line: the node, its depth and size, the selection and the model
+        (labels escaped; the page's tests read the ``symsim-*`` classes)."""
+        lineage = " › ".join(html.escape(n.label) for n in node.path)
+        self.controls.status = (
+            f"<div style='font-size:13px'>"
+            f"node <b class='symsim-node-label'>{html.escape(node.label)}</b> "
+            f"(id <span class='symsim-node-id'>{node.id}</span>, depth "
+            f"<span class='symsim-node-depth'>{node.depth}</span>): "
+            f"<span class='symsim-node-count'>{len(node)}</span> points · selected "
+            f"<span class='symsim-selected-count'>{n_selected}</span> · "
+            f"model {html.escape(model)}"
+            f"<div style='color:#666'>{lineage}</div></div>"
+        )
+
+    def show_colours(self, values: Any, labels: list[str]) -> None:
+        """Colour the map's points (values per item, category labels)."""
+        with self.scatter.batch():
+            self.scatter.color_labels = labels
+            self.scatter.color_values = values
+
+    def set_busy(self, busy: bool) -> None:
+        """Mark the map as waiting for a re-projection."""
+        self.scatter.busy = busy
