@@ -163,14 +163,14 @@ def exact_knn(
         Row ``i`` starts with ``i`` itself, then the other points by increasing distance.
     distances : numpy.ndarray, shape (N, n_neighbors), float32
         The matching distances; column 0 is 0. Ties between equally distant points are
-        broken by torch's ``topk``.
+        broken by torch's ``topk`` (by numpy's sort below :data:`NUMPY_KNN_WORK`).
     """
-    import torch
-
     _check_k(len(embeddings), n_neighbors)
     n, d = np.shape(embeddings)
     if device in ("auto", "cpu") and float(n) * n * d <= NUMPY_KNN_WORK:
         return _numpy_exact_knn(embeddings, n_neighbors, metric)
+    import torch
+
     t, half_sq = _prepare_rows(embeddings, metric, device)
     with torch.no_grad():
         idx, score = _top_neighbours(t, n_neighbors - 1, half_sq, chunk_size)
