@@ -557,7 +557,6 @@ class Explorer(w.VBox):
         layouts.
         """
         from symsim_widgets.collection import Collection
-        from symsim_widgets.widgets.session import extend_tree
 
         if self._collection is None:
             raise RuntimeError("an explorer opened from a bundle cannot add images")
@@ -584,7 +583,8 @@ class Explorer(w.VBox):
         self._source = ItemSource.from_collection(combined)
         for view in (self.scatter, self.gallery, self.mosaic):
             view._source = self._source
-        root = extend_tree(self._root, self._features(self.weight))
+        root = self._root
+        root.tree.extend(self._features(self.weight))
         self._trees = {self.weight: root}
         self._set_root(root)
         self.controls.color_options = list(color_columns(self._source.items))
