@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from symsim_widgets.provenance import SourceProvenance, provenance_from_json, provenance_to_json
+
 FORMAT = "symsim-bundle"
 FORMAT_VERSION = 1
 
@@ -125,6 +127,25 @@ class Bundle:
     def features(self) -> np.ndarray:
         """The primary ``(N, D)`` feature array."""
         return self.embeddings[self.primary]
+
+    @property
+    def provenance(self) -> tuple[SourceProvenance, ...] | None:
+        """How each source became items (:class:`~symsim_widgets.provenance.SourceProvenance`:
+        file or array, tiling, given pixel size), as :func:`build_bundle` recorded it in
+        ``info["provenance"]``; None for bundles written before it was recorded.
+
+        Raises
+        ------
+        BundleError
+            When the record is corrupt.
+        """
+        record = self.info.get("provenance")
+        if record is None:
+            return None
+        try:
+            return provenance_from_json(record, "the bundle's provenance")
+        except ValueError as exc:
+            raise BundleError(str(exc)) from None
 
     # ------------------------------------------------------------------ writing
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -372,7 +393,12 @@ def build_bundle(
         embeddings=arrays,
         thumbnails=[collection.thumbnail(i) for i in range(len(collection))],
         primary=model,
-        info={"model": model, "fingerprints": fingerprints, **(info or {})},
+        info={
+            "model": model,
+            "fingerprints": fingerprints,
+            "provenance": provenance_to_json(collection.provenance),
+            **(info or {}),
+        },
     )
     return bundle.save(path, overwrite=overwrite)
 
