@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from skimage.measure import block_reduce
 
 from symsim_widgets import imaging
 from symsim_widgets.imaging import PREPROCESSING_ID, ImageDecodeError
@@ -578,7 +579,7 @@ def _block_mean(raw: np.ndarray, step: int) -> np.ndarray:
         return raw
     h, w = (raw.shape[0] // step) * step, (raw.shape[1] // step) * step
     blocks = np.asarray(raw[:h, :w], dtype=np.float64)
-    blocks = blocks.reshape(h // step, step, w // step, step, *raw.shape[2:])
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
-        return np.nanmean(blocks, axis=(1, 3)).astype(np.float32)
+        means = block_reduce(blocks, (step, step) + (1,) * (raw.ndim - 2), np.nanmean)
+    return means.astype(np.float32)
