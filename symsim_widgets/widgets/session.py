@@ -25,6 +25,9 @@ from typing import Any
 
 from symsim_widgets.exploration import ExplorationNode
 from symsim_widgets.provenance import SourceProvenance, provenance_from_json
+
+# SESSION_FORMAT, SESSION_VERSION, infer_tiling, read_session and rebuild_collection are
+# re-exported where they were importable before symsim_widgets.session held them.
 from symsim_widgets.session import (
     SESSION_FORMAT,
     SESSION_VERSION,
