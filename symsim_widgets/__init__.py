@@ -24,6 +24,7 @@ _LAZY = {
     "generate_wallpaper": "symsim_widgets.symmetry",
     "classify_symmetry": "symsim_widgets.symmetry",
     "ExplorationNode": "symsim_widgets.exploration",
+    "ExplorationTree": "symsim_widgets.exploration",
     "Explorer": "symsim_widgets.widgets",
     "Bundle": "symsim_widgets.bundle",
     "embed_collection": "symsim_widgets.pipeline",
@@ -36,6 +37,7 @@ __all__ = [
     "Collection",
     "EmbeddingCache",
     "ExplorationNode",
+    "ExplorationTree",
     "Explorer",
     "Tiling",
     "__version__",
@@ -56,7 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from symsim_widgets.collection import Collection, Tiling
     from symsim_widgets.demo import demo_collection
     from symsim_widgets.embedding import embed
-    from symsim_widgets.exploration import ExplorationNode
+    from symsim_widgets.exploration import ExplorationNode, ExplorationTree
     from symsim_widgets.models import available_models, load_model
     from symsim_widgets.pipeline import embed_collection
     from symsim_widgets.projection import project

@@ -48,6 +48,7 @@ import pandas as pd
 from symsim_widgets._files import replace_directory, write_text_atomically
 from symsim_widgets._json import check_format, json_default
 from symsim_widgets._messages import preview
+from symsim_widgets.provenance import SourceProvenance, provenance_from_json
 
 FORMAT = "symsim-bundle"
 FORMAT_VERSION = 1
@@ -188,6 +189,26 @@ class Bundle:
     def features(self) -> np.ndarray:
         """The primary ``(N, D)`` feature array."""
         return self.embeddings[self.primary]
+
+    @property
+    def provenance(self) -> tuple[SourceProvenance, ...] | None:
+        """How each source became items (:class:`~symsim_widgets.provenance.SourceProvenance`:
+        file or array, tiling, given pixel size), as
+        :func:`~symsim_widgets.pipeline.embed_collection` recorded it in
+        ``info["provenance"]``; None for bundles written before it was recorded.
+
+        Raises
+        ------
+        BundleError
+            When the record is corrupt.
+        """
+        record = self.info.get("provenance")
+        if record is None:
+            return None
+        try:
+            return provenance_from_json(record, "the bundle's provenance")
+        except ValueError as exc:
+            raise BundleError(str(exc)) from None
 
     # ------------------------------------------------------------------ writing
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

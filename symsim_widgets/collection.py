@@ -23,21 +23,12 @@ Instrument files (Asylum ``.ibw``, Gwyddion, Nanonis, NSID, DigitalMicrograph, E
 give one frame per channel and scan direction; :meth:`Collection.source_metadata` returns
 a file's full original metadata.
 
-Tiling
-------
-With ``tiles=`` a frame is cut into square tiles at each size of a :class:`Tiling`. A size
-is a fraction of the frame's short side (float in (0, 1]), a number of pixels (int), or
-``"full"`` (the whole frame, not square). Along each axis tiles start every
-``round(side * (1 - overlap))`` pixels; when the last one does not reach the border, one
-more tile aligned to the border is added, so the tiles of every size cover the whole
-frame. A pixel size larger than the frame is skipped for that frame (it is not clipped: a
-"512px" item is always 512 pixels); tiles with a side below ``min_pixels`` are refused and
-listed in ``errors``; a frame for which no size fits is listed in ``errors`` too. With
-``Tiling(sizes=(500, 1000), unit="nm")`` the sizes are physical: each frame's side in
-pixels is ``round(size / pixel_size_nm)``, so every tile's ``w * pixel_size_nm`` is within
-half a pixel of the size asked, whatever the scan size; a frame without a pixel size is
-listed in ``errors`` for those sizes (or uses ``pixel_size_nm=`` when given), never tiled
-in pixels instead.
+Tiling and provenance
+---------------------
+With ``tiles=`` a frame is cut into square tiles at each size of a
+:class:`~symsim_widgets.tiling.Tiling` (see :mod:`symsim_widgets.tiling` for the rules);
+tiles that cannot be cut are listed in ``errors``. Every source's origin (file or array),
+tiling and given pixel size are recorded: :attr:`Collection.provenance`.
 
 Memory
 ------
@@ -63,516 +54,26 @@ Examples
 from __future__ import annotations
 
 import os
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from skimage.measure import block_reduce
 
 from symsim_widgets import imaging
-from symsim_widgets._lru import LRUCache
-from symsim_widgets._progress import progress_bar
-from symsim_widgets.imaging import PREPROCESSING_ID, FrameInfo, ImageDecodeError
+from symsim_widgets.imaging import PREPROCESSING_ID, ImageDecodeError
+from symsim_widgets.ingest import ItemBuilder, Source, file_stamp, progress_bar, walk_paths
+from symsim_widgets.metadata_table import join_metadata, metadata_lookup, read_metadata_table
+from symsim_widgets.provenance import SourceProvenance
+from symsim_widgets.tiling import Tiling
 
-__all__ = ["PREPROCESSING_ID", "Collection", "Tiling"]
+__all__ = ["PREPROCESSING_ID", "Collection", "SourceProvenance", "Tiling", "read_metadata_table"]
 
-_ITEM_COLUMNS = [
-    "source",
-    "frame",
-    "scale",
-    "x",
-    "y",
-    "w",
-    "h",
-    "source_width",
-    "source_height",
-    "dtype",
-    "format",
-    "content_hash",
-]
 _LRU_FRAMES = 4
-
-
-_UNITS = ("px", "fraction", "nm")
-
-
-@dataclass(frozen=True)
-class Tiling:
-    """How frames are cut into square tiles at several length scales.
-
-    Parameters
-    ----------
-    sizes : tuple
-        Tile sizes. Without ``unit``: a float in (0, 1] is a fraction of the frame's short
-        side, an int a side in pixels. With ``unit="nm"`` every number is a side in
-        nanometres, cut from each frame's own pixel size, so frames of different scan
-        sizes give tiles of the same field of view. ``"full"`` is always the whole frame.
-    overlap : float
-        Fraction of the tile side shared by neighbouring tiles, in [0, 1).
-    min_pixels : int
-        Tiles with a side (in pixels) below this are refused and listed in ``errors``.
-    unit : {None, "px", "fraction", "nm"}
-        The unit of every numeric size; ``None`` infers it from the type of each size
-        (int: px, float: fraction).
-
-    Examples
-    --------
-    >>> Tiling(sizes=(1.0, 0.5), overlap=0.5).rects(100, 200)[0]
-    ('1', 0, 0, 100, 100)
-    >>> Tiling(sizes=(500,), unit="nm").rects(256, 256, pixel_size_nm=7.8125)[0]
-    ('500nm', 0, 0, 64, 64)
-    """
-
-    sizes: tuple[float | int | str, ...] = (1.0,)
-    overlap: float = 0.0
-    min_pixels: int = 32
-    unit: str | None = None
-
-    def __post_init__(self) -> None:
-        sizes = (self.sizes,) if isinstance(self.sizes, (int, float, str)) else self.sizes
-        object.__setattr__(self, "sizes", tuple(sizes))
-        if not self.sizes:
-            raise ValueError("Tiling needs at least one size")
-        if self.unit is not None and self.unit not in _UNITS:
-            raise ValueError(f"unit {self.unit!r}: need one of {', '.join(_UNITS)} or None")
-        for s in self.sizes:
-            if isinstance(s, str):
-                if s != "full":
-                    raise ValueError(f"tile size {s!r}: the only string size is 'full'")
-            elif isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, float, np.number)):
-                raise ValueError(f"tile size {s!r}: need a float in (0, 1], an int or 'full'")
-            elif self.unit == "nm":
-                if not (np.isfinite(s) and s > 0):
-                    raise ValueError(f"tile size {s!r} nm: need a positive length")
-            elif self._unit_of(s) == "fraction" and not 0 < s <= 1:
-                raise ValueError(f"tile size {s!r}: a fraction must be in (0, 1]")
-            elif self._unit_of(s) == "px" and (s < 1 or int(s) != s):
-                raise ValueError(f"tile size {s!r}: a pixel size must be a whole number >= 1")
-        if not 0 <= self.overlap < 1:
-            raise ValueError(f"overlap {self.overlap!r} must be in [0, 1)")
-
-    def _unit_of(self, size: float | int) -> str:
-        if self.unit is not None:
-            return self.unit
-        return "px" if isinstance(size, (int, np.integer)) else "fraction"
-
-    @classmethod
-    def coerce(cls, tiles: Tiling | Sequence[float | int | str] | None) -> Tiling | None:
-        """``None`` (whole frames), a Tiling, or a sequence of sizes -> Tiling or None."""
-        if tiles is None or isinstance(tiles, Tiling):
-            return tiles
-        if isinstance(tiles, (int, float, str)):
-            return cls(sizes=(tiles,))
-        return cls(sizes=tuple(tiles))
-
-    @staticmethod
-    def label(size: float | int | str, unit: str | None = None) -> str:
-        """Scale label of a size: ``"full"``, ``"0.5"`` (fraction), ``"64px"`` (pixels),
-        ``"500nm"`` (nanometres).
-        """
-        if isinstance(size, str):
-            return size
-        if unit == "nm":
-            return f"{float(size):g}nm"
-        if unit == "px" or (unit is None and isinstance(size, (int, np.integer))):
-            return f"{int(size)}px"
-        return f"{float(size):g}"
-
-    @property
-    def needs_pixel_size(self) -> bool:
-        """Whether the tiling cuts physical sizes (needs each frame's pixel size)."""
-        return self.unit == "nm" and any(s != "full" for s in self.sizes)
-
-    @staticmethod
-    def _starts(length: int, side: int, stride: int) -> list[int]:
-        starts = list(range(0, length - side + 1, stride))
-        if starts[-1] + side < length:
-            starts.append(length - side)
-        return starts
-
-    def rects(
-        self, height: int, width: int, *, pixel_size_nm: float = float("nan")
-    ) -> list[tuple[str, int, int, int, int]]:
-        """Tiles ``(scale, x, y, w, h)`` of a ``height x width`` frame (sizes that fit).
-
-        Parameters
-        ----------
-        height, width : int
-            The frame, in pixels.
-        pixel_size_nm : float
-            The frame's pixel size, needed for ``unit="nm"``.
-        """
-        return self._plan(height, width, pixel_size_nm)[0]
-
-    def _plan(
-        self, height: int, width: int, pixel_size_nm: float = float("nan")
-    ) -> tuple[list[tuple[str, int, int, int, int]], list[str]]:
-        rects: list[tuple[str, int, int, int, int]] = []
-        problems: list[str] = []
-        short = min(height, width)
-        for size in self.sizes:
-            label = self.label(size, self.unit)
-            if size == "full":
-                rects.append((label, 0, 0, width, height))
-                continue
-            unit = self._unit_of(size)
-            if unit == "nm":
-                if not (np.isfinite(pixel_size_nm) and pixel_size_nm > 0):
-                    problems.append(
-                        f"tile size {label} needs the pixel size, and this frame has no "
-                        "calibration (pixel_size_nm is NaN): scale skipped; pass "
-                        "pixel_size_nm= to give one"
-                    )
-                    continue
-                side = max(1, round(float(size) / pixel_size_nm))
-                if side > short:
-                    continue  # larger than the frame: skipped, never clipped
-            elif unit == "px":
-                side = int(size)
-                if side > short:
-                    continue  # larger than the frame: skipped, never clipped
-            else:
-                side = max(1, round(float(size) * short))
-            if side < self.min_pixels:
-                problems.append(
-                    f"tile size {label} is {side} px (frame {width} x {height}), below "
-                    f"min_pixels={self.min_pixels}: scale skipped"
-                )
-                continue
-            stride = max(1, round(side * (1 - self.overlap)))
-            for y in self._starts(height, side, stride):
-                for x in self._starts(width, side, stride):
-                    rects.append((label, x, y, side, side))
-        if not rects and not problems:
-            sizes = [self.label(s, self.unit) for s in self.sizes]
-            problems.append(f"frame {width} x {height} is smaller than every tile size {sizes}")
-        return rects, problems
-
-
-@dataclass
-class _Source:
-    name: str
-    format: str
-    path: str | None = None
-    array: np.ndarray | None = None
-    stamp: tuple[int, int] | None = None  # (size, mtime_ns) of the file when read
-
-
-def _stamp(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
-
-
-_RESERVED = {*_ITEM_COLUMNS, "channel", "direction", "units", "pixel_size_nm"}
-
-
-def _metadata_lookup(
-    metadata: Mapping[Any, Mapping[str, Any]] | pd.DataFrame | None,
-) -> dict[str, dict[str, Any]]:
-    if metadata is None:
-        return {}
-    if isinstance(metadata, pd.DataFrame):
-        return {str(k): dict(row) for k, row in metadata.to_dict(orient="index").items()}
-    return {
-        os.fspath(k) if isinstance(k, os.PathLike) else str(k): dict(v)
-        for k, v in metadata.items()
-    }
-
-
-def read_metadata_table(metadata: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
-    """A user's table of per-file metadata, checked: a DataFrame with a ``file`` column.
-
-    Parameters
-    ----------
-    metadata : path or DataFrame
-        A CSV file (``.csv``; ``.tsv`` and ``.txt`` are read tab-separated) or a
-        DataFrame, with a column ``file`` holding file names or paths.
-
-    Returns
-    -------
-    pandas.DataFrame
-
-    Raises
-    ------
-    ValueError
-        When the file cannot be read or has no ``file`` column.
-    """
-    if isinstance(metadata, pd.DataFrame):
-        table = metadata.copy()
-        where = "the metadata table"
-    else:
-        where = os.fspath(metadata)
-        sep = "\t" if where.lower().endswith((".tsv", ".txt")) else ","
-        try:
-            table = pd.read_csv(where, sep=sep)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"metadata {where}: cannot read it as a table: {err}") from None
-    if "file" not in table.columns:
-        raise ValueError(
-            f"metadata {where}: no column 'file' (columns: {list(table.columns)}); it names "
-            "the file (name or path) each row describes"
-        )
-    table["file"] = table["file"].astype(str).str.strip()
-    return table
-
-
-def _join_metadata(
-    table: pd.DataFrame, sources: Sequence[str]
-) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
-    """Match rows of ``table`` to ``sources`` by path, path suffix or file name.
-
-    Returns the lookup ``{source: {column: value}}`` and a table of what did not match
-    (``file``, ``problem``).
-    """
-    columns = [c for c in table.columns if c != "file"]
-    renamed = {c: (f"meta_{c}" if c in _RESERVED else c) for c in columns}
-    by_path: dict[str, int] = {}
-    by_name: dict[str, list[int]] = {}
-    for i, value in enumerate(table["file"]):
-        by_path.setdefault(os.path.normpath(value), i)
-        by_name.setdefault(os.path.basename(value), []).append(i)
-    lookup: dict[str, dict[str, Any]] = {}
-    used: set[int] = set()
-    problems: list[tuple[str, str]] = []
-    for source in sources:
-        norm = os.path.normpath(source)
-        row = by_path.get(norm)
-        if row is None:
-            suffix = [i for p, i in by_path.items() if norm.endswith(os.sep + p)]
-            row = suffix[0] if len(suffix) == 1 else None
-        if row is None:
-            rows = by_name.get(os.path.basename(source), [])
-            if len(rows) > 1:
-                problems.append(
-                    (source, f"{len(rows)} metadata rows name this file; give its path")
-                )
-                continue
-            row = rows[0] if rows else None
-        if row is None:
-            problems.append((source, "no metadata row names this file"))
-            continue
-        used.add(row)
-        lookup[source] = {renamed[c]: table[c].iat[row] for c in columns}
-    for i, value in enumerate(table["file"]):
-        if i not in used and not any(p[0] == value for p in problems):
-            problems.append((value, f"metadata row {i + 1} matches no input file"))
-    return lookup, pd.DataFrame(problems, columns=["file", "problem"])
-
-
-def _channel_matches(name: str, wanted: Sequence[str]) -> bool:
-    """``name`` is one of ``wanted`` (case-insensitive), with or without its number."""
-    lower = name.lower()
-    stem = lower.rstrip("0123456789")
-    return any(w == lower or (w == stem and stem) for w in wanted)
-
-
-class _Builder:
-    """Accumulates sources, items, thumbnails and errors while a Collection is made."""
-
-    def __init__(
-        self,
-        tiling: Tiling | None,
-        frames: str,
-        thumbnail_size: int,
-        meta: dict,
-        *,
-        channels: Sequence[str] | None = None,
-        pixel_size_nm: float | None = None,
-    ):
-        if frames not in ("all", "first"):
-            raise ValueError(f"frames must be 'all' or 'first', not {frames!r}")
-        if int(thumbnail_size) < 1:
-            raise ValueError("thumbnail_size must be >= 1")
-        if isinstance(channels, str):
-            channels = [c for c in channels.split(",") if c.strip()]
-        if channels is not None and not all(isinstance(c, str) and c.strip() for c in channels):
-            raise ValueError(f"channels must be a list of channel names, not {channels!r}")
-        if pixel_size_nm is not None and not (
-            np.isfinite(pixel_size_nm) and float(pixel_size_nm) > 0
-        ):
-            raise ValueError(f"pixel_size_nm {pixel_size_nm!r}: need a positive number")
-        self.tiling = tiling
-        self.frames = frames
-        self.thumbnail_size = int(thumbnail_size)
-        self.meta = meta
-        self.channels = None if channels is None else [c.strip().lower() for c in channels]
-        self.pixel_size_nm = None if pixel_size_nm is None else float(pixel_size_nm)
-        self.sources: list[_Source] = []
-        self.rows: list[dict[str, Any]] = []
-        self.item_source: list[int] = []
-        self.thumbs: list[np.ndarray] = []
-        self.grey: set[tuple[int, int]] = set()
-        self.errors: list[tuple[str, str]] = []
-
-    def error(self, name: str, reason: str) -> None:
-        self.errors.append((name, reason))
-
-    def _wanted(self, info: FrameInfo) -> bool:
-        return self.channels is None or _channel_matches(info.channel, self.channels)
-
-    def add_path(self, path: str, max_pixels: int | None) -> None:
-        n_items, n_errors = len(self.rows), len(self.errors)
-        try:
-            reader = imaging.open_image(path, max_pixels=max_pixels)
-        except ImageDecodeError as err:
-            self.error(path, err.reason)
-            return
-        with reader:
-            for problem in reader.problems:
-                self.error(path, problem)
-            source = _Source(name=path, format=reader.format, path=path, stamp=_stamp(path))
-            self.sources.append(source)
-            count = reader.n_frames if self.frames == "all" else min(1, reader.n_frames)
-            infos = [reader.frame_info(k) for k in range(count)]
-            wanted = [k for k in range(count) if self._wanted(infos[k])]
-            if not wanted:
-                names = sorted({i.channel for i in infos if i.channel})
-                self.error(
-                    path,
-                    f"no channel matches channels={self.channels}: the file has "
-                    + (f"channels {names}" if names else "no named channels"),
-                )
-                return
-            for k in wanted:
-                prefix = f"frame {k}: " if reader.n_frames > 1 else ""
-                if infos[k].channel:
-                    prefix = f"frame {k} ({infos[k].channel} {infos[k].direction}".rstrip()
-                    prefix += "): "
-                try:
-                    frame = reader.read(k)
-                except ImageDecodeError as err:
-                    self.error(path, prefix + err.reason)
-                    continue
-                self.add_frame(
-                    len(self.sources) - 1, k, frame, prefix, infos[k], reader.source_info
-                )
-        self._check_nothing_lost(path, n_items, n_errors)
-
-    def add_array(self, name: str, array: Any) -> None:
-        n_items, n_errors = len(self.rows), len(self.errors)
-        try:
-            array = np.asarray(array)
-            n, get = imaging.frames_of_array(array)
-        except ImageDecodeError as err:
-            self.error(name, err.reason)
-            return
-        self.sources.append(_Source(name=name, format="array", array=array))
-        for k in range(n if self.frames == "all" else 1):
-            self.add_frame(len(self.sources) - 1, k, get(k), f"frame {k}: " if n > 1 else "")
-        self._check_nothing_lost(name, n_items, n_errors)
-
-    def _check_nothing_lost(self, name: str, n_items: int, n_errors: int) -> None:
-        if len(self.rows) == n_items and len(self.errors) == n_errors:
-            self.error(name, "no items: the input produced neither an image nor an error")
-
-    def add_frame(
-        self,
-        src: int,
-        k: int,
-        frame: np.ndarray,
-        prefix: str,
-        info: FrameInfo | None = None,
-        source_info: Mapping[str, Any] | None = None,
-    ) -> None:
-        source = self.sources[src]
-        info = info or FrameInfo()
-        frame = imaging.finalize(frame)
-        frame, grey = imaging.grey_if_equal(frame)
-        if grey:
-            self.grey.add((src, k))
-        if not imaging.has_finite(frame):
-            self.error(source.name, prefix + "all-NaN image: no finite pixel (only NaN/inf)")
-            return
-        height, width = frame.shape[:2]
-        pixel = info.pixel_size_nm
-        if not np.isfinite(pixel) and self.pixel_size_nm is not None:
-            pixel = self.pixel_size_nm
-        if self.tiling is None:
-            rects, problems = [("full", 0, 0, width, height)], []
-        else:
-            rects, problems = self.tiling._plan(height, width, pixel)
-        for problem in problems:
-            self.error(source.name, prefix + problem)
-        dtype = str(imaging.finalize(frame[:1, :1]).dtype)
-        meta = self.meta.get(source.name, {})
-        columns = {**info.as_columns(), "pixel_size_nm": float(pixel)}
-        extra = {key: value for key, value in (source_info or {}).items() if key not in meta}
-        for scale, x, y, w, h in rects:
-            crop = imaging.finalize(frame[y : y + h, x : x + w])
-            if not imaging.has_finite(crop):
-                self.error(
-                    source.name,
-                    f"{prefix}tile {scale} at x={x}, y={y} ({w} x {h}): all-NaN, skipped",
-                )
-                continue
-            digest = imaging.content_hash(crop)
-            thumb = imaging.thumbnail(crop, self.thumbnail_size)
-            self.rows.append(
-                {
-                    "source": source.name,
-                    "frame": k,
-                    "scale": scale,
-                    "x": x,
-                    "y": y,
-                    "w": w,
-                    "h": h,
-                    "source_width": width,
-                    "source_height": height,
-                    "dtype": dtype,
-                    "format": source.format,
-                    "content_hash": digest,
-                    **columns,
-                    **extra,
-                    **meta,
-                }
-            )
-            self.item_source.append(src)
-            self.thumbs.append(thumb)
-
-    def build(self, max_pixels: int | None) -> Collection:
-        items = pd.DataFrame(self.rows, columns=None if self.rows else _ITEM_COLUMNS)
-        for col in ("frame", "x", "y", "w", "h", "source_width", "source_height"):
-            items[col] = items[col].astype(np.int64)
-        for col, empty in (("channel", ""), ("direction", ""), ("units", "")):
-            if col not in items:
-                items[col] = pd.Series(dtype=object)
-            items[col] = items[col].fillna(empty).astype(str)
-        if "pixel_size_nm" not in items:
-            items["pixel_size_nm"] = pd.Series(dtype=np.float64)
-        items["pixel_size_nm"] = items["pixel_size_nm"].astype(np.float64)
-        errors = pd.DataFrame(self.errors, columns=["source", "reason"])
-        return Collection._make(
-            self.sources,
-            items,
-            np.asarray(self.item_source, dtype=np.int64),
-            self.thumbs,
-            errors,
-            self.grey,
-            max_pixels,
-            self.thumbnail_size,
-        )
-
-
-def _walk(paths_or_folder: Any) -> list[str]:
-    if isinstance(paths_or_folder, (str, os.PathLike)):
-        paths_or_folder = [paths_or_folder]
-    out: list[str] = []
-    for entry in paths_or_folder:
-        entry = os.fspath(entry)
-        if os.path.isdir(entry):
-            found = []
-            for root, dirs, files in os.walk(entry):
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-                found += [os.path.join(root, f) for f in files if not f.startswith(".")]
-            out += sorted(found)
-        else:
-            out.append(entry)
-    return out
 
 
 class Collection:
@@ -603,7 +104,7 @@ class Collection:
     @classmethod
     def _make(
         cls,
-        sources: list[_Source],
+        sources: list[Source],
         items: pd.DataFrame,
         item_source: np.ndarray,
         thumbs: list[np.ndarray],
@@ -626,7 +127,8 @@ class Collection:
         return self
 
     def _init_cache(self) -> None:
-        self._cache = LRUCache(_LRU_FRAMES)
+        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     # -- constructors -------------------------------------------------------------------
 
@@ -690,15 +192,15 @@ class Collection:
         -------
         Collection
         """
-        paths = _walk(paths_or_folder)
+        paths = walk_paths(paths_or_folder)
         unmatched = None
         if isinstance(metadata, (str, os.PathLike)) or (
             isinstance(metadata, pd.DataFrame) and "file" in metadata.columns
         ):
-            lookup, unmatched = _join_metadata(read_metadata_table(metadata), paths)
+            lookup, unmatched = join_metadata(read_metadata_table(metadata), paths)
         else:
-            lookup = _metadata_lookup(metadata)
-        builder = _Builder(
+            lookup = metadata_lookup(metadata)
+        builder = ItemBuilder(
             Tiling.coerce(tiles),
             frames,
             thumbnail_size,
@@ -706,12 +208,12 @@ class Collection:
             channels=channels,
             pixel_size_nm=pixel_size_nm,
         )
-        for path in progress_bar(paths, desc="reading images", unit="file", enabled=progress):
+        for path in progress_bar(paths, progress, len(paths), "reading images"):
             try:
                 builder.add_path(path, max_pixels)
             except Exception as err:  # a decoder bug must not lose the other inputs
                 builder.error(path, f"unexpected error while decoding: {err!r}")
-        collection = builder.build(max_pixels)
+        collection = cls._make(*builder.finish(), max_pixels, builder.thumbnail_size)
         if unmatched is not None and len(unmatched):
             collection.metadata_unmatched = unmatched
             warnings.warn(
@@ -763,19 +265,16 @@ class Collection:
         names = [str(n) for n in names]
         if len(names) != len(seq):
             raise ValueError(f"{len(names)} names for {len(seq)} arrays")
-        builder = _Builder(
+        builder = ItemBuilder(
             Tiling.coerce(tiles),
             frames,
             thumbnail_size,
-            _metadata_lookup(metadata),
+            metadata_lookup(metadata),
             pixel_size_nm=pixel_size_nm,
         )
-        pairs = zip(names, seq, strict=True)
-        for name, arr in progress_bar(
-            pairs, total=len(seq), desc="arrays", unit="file", enabled=progress
-        ):
+        for name, arr in progress_bar(zip(names, seq, strict=True), progress, len(seq), "arrays"):
             builder.add_array(name, arr)
-        return builder.build(None)
+        return cls._make(*builder.finish(), None, builder.thumbnail_size)
 
     @classmethod
     def coerce(cls, images: Any, **kw: Any) -> Collection:
@@ -828,7 +327,7 @@ class Collection:
         collections = list(collections)
         if not collections:
             raise ValueError("concat needs at least one Collection")
-        sources: list[_Source] = []
+        sources: list[Source] = []
         item_source, thumbs, grey = [], [], set()
         for c in collections:
             offset = len(sources)
@@ -870,14 +369,15 @@ class Collection:
 
     def _frame(self, src: int, k: int) -> np.ndarray:
         key = (src, k)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         source = self._sources[src]
         if source.array is not None:
             frame = imaging.frames_of_array(source.array, source.name)[1](k)
         else:
-            if source.stamp is not None and _stamp(source.path) != source.stamp:
+            if source.stamp is not None and file_stamp(source.path) != source.stamp:
                 raise ImageDecodeError(
                     f"{source.path}: the file changed (or vanished) since the collection "
                     "was made; make the collection again"
@@ -886,7 +386,10 @@ class Collection:
                 frame = reader.read(k)
         if key in self._grey:
             frame = frame[..., 0]
-        self._cache.put(key, frame)
+        with self._lock:
+            self._cache[key] = frame
+            while len(self._cache) > _LRU_FRAMES:
+                self._cache.popitem(last=False)
         return frame
 
     def raw(self, i: int) -> np.ndarray:
@@ -1004,6 +507,28 @@ class Collection:
         """Names (paths or array names) of the sources that gave items."""
         return [s.name for s in self._sources]
 
+    @property
+    def provenance(self) -> tuple[SourceProvenance, ...]:
+        """How each source became items, in the order of :attr:`sources`: its origin
+        (``"file"`` or ``"array"``), format, :class:`Tiling` (None for whole frames) and
+        the pixel size given for uncalibrated frames. Recorded when the collection was
+        made (and kept by :meth:`concat` and :meth:`subset`), never inferred.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> c = Collection.from_arrays([np.zeros((64, 64))], tiles=[0.5], progress=False)
+        >>> record = c.provenance[0]
+        >>> record.origin, record.tiling
+        ('array', Tiling(sizes=(0.5,), overlap=0.0, min_pixels=32, unit=None))
+        """
+        return tuple(source.provenance() for source in self._sources)
+
+    @property
+    def from_files(self) -> bool:
+        """Whether every source is a file (so the items can be read again from disk)."""
+        return bool(self._sources) and all(s.array is None for s in self._sources)
+
     def subset(self, indices: Sequence[int] | np.ndarray) -> Collection:
         """A collection of the given items (in that order); sources no longer used are
         dropped, errors are kept.
@@ -1040,6 +565,7 @@ class Collection:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_cache", None)
+        state.pop("_lock", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -1051,11 +577,9 @@ def _block_mean(raw: np.ndarray, step: int) -> np.ndarray:
     """Mean over ``step`` x ``step`` blocks (NaN-aware); the ragged border is dropped."""
     if step == 1:
         return raw
-    from skimage.measure import block_reduce
-
     h, w = (raw.shape[0] // step) * step, (raw.shape[1] // step) * step
-    whole = np.asarray(raw[:h, :w], dtype=np.float64)
-    block = (step, step) + (1,) * (raw.ndim - 2)
+    blocks = np.asarray(raw[:h, :w], dtype=np.float64)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
-        return block_reduce(whole, block, func=np.nanmean).astype(np.float32)
+        means = block_reduce(blocks, (step, step) + (1,) * (raw.ndim - 2), np.nanmean)
+    return means.astype(np.float32)

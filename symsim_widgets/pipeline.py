@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from symsim_widgets.bundle import Bundle
+from symsim_widgets.provenance import provenance_to_json
 
 __all__ = ["build_bundle", "embed_collection", "extend_bundle"]
 
@@ -140,7 +141,11 @@ def embed_collection(
         )
     if fingerprints:
         info = {"fingerprints": fingerprints, **(info or {})}
-    info = {"model": model, **(info or {})}
+    info = {
+        "model": model,
+        "provenance": provenance_to_json(collection.provenance),
+        **(info or {}),
+    }
     primary = next(iter(arrays))
     if all(b in arrays for b in ("symmetry", "natural")):
         share = resolve_symmetry_weight(symmetry_weight)

@@ -9,7 +9,8 @@
 * :class:`TreeView` (``tree.py``): breadcrumbs and the tree, rename and close;
 * :class:`ControlsView` (``controls.py``): mode, colouring, weight, actions, messages.
 
-``session.py`` exports selections and saves/loads sessions; ``lod.py`` holds the
+``session.py`` exports selections and turns an explorer into a
+:class:`~symsim_widgets.session.Session` and back; ``lod.py`` holds the
 geometry (binning and point-in-polygon) that keeps 25,000-point maps responsive.
 """
 

@@ -502,7 +502,6 @@ class Explorer(w.VBox):
         and the root map is re-projected; existing selections keep their points and
         layouts.
         """
-        from symsim_widgets.widgets.session import extend_tree
 
         if self.collection is None:
             raise RuntimeError("an explorer opened from a bundle cannot add images")
@@ -513,7 +512,8 @@ class Explorer(w.VBox):
         self._blend = FeatureBlend.of_bundle(bundle)
         self._branches = self._blend.branches
         self._panels.set_source(self._source)
-        root = extend_tree(self._root, self._features(self.weight))
+        root = self._root
+        root.tree.extend(self._features(self.weight))
         self._maps.reset(self.weight, root)
         self._set_root(root)
         added = len(bundle) - before
