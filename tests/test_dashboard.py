@@ -13,10 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 from nbclient import NotebookClient
-from PIL import Image
+from widget_fixtures import save_pixel_bundle
 
 from symsim_widgets.bundle import Bundle
 from symsim_widgets.dashboard import (
@@ -28,7 +27,6 @@ from symsim_widgets.dashboard import (
     open_dashboard,
     serve,
 )
-from symsim_widgets.demo import demo_collection
 
 REPO = Path(__file__).resolve().parents[1]
 SYMSIM = str(Path(sys.executable).with_name("symsim"))  # the installed console script
@@ -37,24 +35,8 @@ SYMSIM = str(Path(sys.executable).with_name("symsim"))  # the installed console 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     """A bundle of the demo micrographs with simple pixel features (fast, real images)."""
-    collection = demo_collection(progress=False, include_wallpapers=False)
-    subset = collection.subset(np.arange(0, len(collection), 4))
-    thumbs = [subset.thumbnail(i) for i in range(len(subset))]
-    features = np.stack(
-        [
-            np.asarray(Image.fromarray(t).convert("L").resize((8, 8)), np.float32).ravel()
-            for t in thumbs
-        ]
-    )
     path = tmp_path_factory.mktemp("bundles") / "small.symsim"
-    Bundle(
-        subset.items,
-        subset.errors,
-        {"natural": features},
-        thumbs,
-        primary="natural",
-        info={"model": "natural"},
-    ).save(path)
+    save_pixel_bundle(path, step=4)
     return path
 
 

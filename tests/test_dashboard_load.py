@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from widget_fixtures import save_pixel_bundle
 
 from symsim_widgets.bundle import Bundle
 from symsim_widgets.dashboard import (
@@ -28,7 +28,6 @@ from symsim_widgets.dashboard import (
     serve,
     wait_until_pool_filled,
 )
-from symsim_widgets.demo import demo_collection
 from symsim_widgets.widgets import Explorer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,24 +50,8 @@ def _browser_setup():
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     """The demo micrographs (every third of 256 tiles), with 8x8 pixel features."""
-    collection = demo_collection(progress=False, include_wallpapers=False)
-    subset = collection.subset(np.arange(0, len(collection), 3))
-    thumbs = [subset.thumbnail(i) for i in range(len(subset))]
-    features = np.stack(
-        [
-            np.asarray(Image.fromarray(t).convert("L").resize((8, 8)), np.float32).ravel()
-            for t in thumbs
-        ]
-    )
     path = tmp_path_factory.mktemp("bundles") / "load.symsim"
-    Bundle(
-        subset.items,
-        subset.errors,
-        {"natural": features},
-        thumbs,
-        primary="natural",
-        info={"model": "natural"},
-    ).save(path)
+    save_pixel_bundle(path, step=3)
     return path
 
 

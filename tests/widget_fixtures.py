@@ -66,3 +66,27 @@ def even_odd(points, polygon):
 
 
 # ----------------------------------------------------------------------------- geometry
+
+
+def save_pixel_bundle(path, *, step: int) -> None:
+    """Save a bundle of every ``step``-th demo micrograph tile (no wallpapers), with each
+    thumbnail shrunk to 8 x 8 grey pixels as its ``natural`` features (fast, real images)."""
+    from symsim_widgets.bundle import Bundle
+
+    source = demo_collection(progress=False, include_wallpapers=False)
+    subset = source.subset(np.arange(0, len(source), step))
+    thumbs = [subset.thumbnail(i) for i in range(len(subset))]
+    pixels = np.stack(
+        [
+            np.asarray(Image.fromarray(t).convert("L").resize((8, 8)), np.float32).ravel()
+            for t in thumbs
+        ]
+    )
+    Bundle(
+        subset.items,
+        subset.errors,
+        {"natural": pixels},
+        thumbs,
+        primary="natural",
+        info={"model": "natural"},
+    ).save(path)
