@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from symsim_widgets.exploration import ExplorationNode
-from symsim_widgets.features import weight_key
+from symsim_widgets.features import FeatureBlend, weight_key
 from symsim_widgets.widgets._jobs import BackgroundJobs
 
 
@@ -74,3 +74,25 @@ class MapsByWeight:
             return False
         self._jobs.submit(work, apply)
         return True
+
+    def show(
+        self,
+        share: float,
+        blend: FeatureBlend,
+        params: dict[str, Any],
+        done: Callable[[float, ExplorationNode | None, BaseException | None], Any],
+    ) -> bool:
+        """Hand over the tree of ``share``: ``done(share, root, None)`` at once when it is
+        cached, else after projecting ``blend.features(share)`` with ``params`` (or
+        ``done(share, None, error)``).
+
+        Returns True while the projection runs in the background.
+        """
+        key = weight_key(share)
+        root = self.get(key)
+        if root is not None:
+            done(key, root, None)
+            return False
+        return self.project(
+            key, blend.features(key), params, lambda tree, error: done(key, tree, error)
+        )

@@ -22,7 +22,6 @@ layout when the re-projection, running in a background thread, is done.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,11 +41,11 @@ from symsim_widgets.features import (
     resolve_symmetry_weight,
     weight_key,
 )
-from symsim_widgets.pipeline import embed_collection, extend_bundle
+from symsim_widgets.pipeline import extend_bundle
 from symsim_widgets.widgets._jobs import BackgroundJobs
 from symsim_widgets.widgets._maps import MapsByWeight
+from symsim_widgets.widgets._opening import open_bundle, open_root
 from symsim_widgets.widgets._ui import UiScheduler
-from symsim_widgets.widgets.colors import color_values
 from symsim_widgets.widgets.controls import folder_picker
 from symsim_widgets.widgets.images import ItemSource
 from symsim_widgets.widgets.lod import MAX_MARKERS
@@ -171,24 +170,17 @@ class Explorer(w.VBox):
             "progress": progress,
         }
         self._tiles = tiles
-        if isinstance(images, Bundle):
-            bundle = images
-        elif images is not None:
-            bundle = self._embed(
-                embed_collection, images, model, embeddings=embeddings, symmetry_weight=share
-            )
-        elif items is not None and thumbnails is not None and embeddings is not None:
-            bundle = Bundle.from_features(items, thumbnails, embeddings, model)
-        else:
-            raise TypeError(
-                "give images (a Bundle, a Collection, paths or arrays), or embeddings=, "
-                "items= and thumbnails="
-            )
+        bundle = open_bundle(
+            images,
+            model=model,
+            embeddings=embeddings,
+            items=items,
+            thumbnails=thumbnails,
+            symmetry_weight=share,
+            embed=self._embed,
+        )
         self._bundle_path: str | None = None
-        self._bundle = bundle
-        self._source = ItemSource.from_bundle(bundle)
-        self._blend = FeatureBlend.of_bundle(bundle)
-        self._branches = self._blend.branches
+        self._use_bundle(bundle)
         self._model = str(bundle.info.get("model", bundle.primary))
         self._embedded_by_model = bundle.collection is not None and bool(
             bundle.info.get("fingerprints")
@@ -203,22 +195,7 @@ class Explorer(w.VBox):
         if share is None:
             share = float(bundle.info.get("weight", DEFAULT_SYMMETRY_WEIGHT))
         self.set_trait("weight", weight_key(share))
-        # the bundle's root map, made from its primary features: valid at its own weight
-        # (or for a single feature array) and default projection parameters
-        stored = bundle.info.get("weight")
-        own_weight = not self.blendable or (
-            stored is not None and weight_key(float(stored)) == self.weight
-        )
-        if coords is None and bundle.layout is not None and not params and own_weight:
-            coords = bundle.layout
-        if isinstance(tree, Mapping):
-            root = ExplorationNode.from_dict(tree, embeddings=self._features(self.weight))
-        elif isinstance(tree, ExplorationNode):
-            root = tree.root
-        else:
-            root = ExplorationNode.from_embeddings(
-                self._features(self.weight), coords=coords, **params
-            )
+        root = open_root(bundle, self._blend, self.weight, coords=coords, tree=tree, params=params)
         self._maps.keep(self.weight, root)
         self._root = root
         self._build_views(root, max_markers)
@@ -360,12 +337,11 @@ class Explorer(w.VBox):
             inside = node.contains(idx)
             if not np.all(inside):
                 missing = idx[~inside]
-                msg = (
+                self._refuse(
+                    SelectionError,
                     f"{missing.size} of the selected items are not in the current node "
-                    f"{node.label!r} ({len(node)} points): {missing[:10].tolist()}"
+                    f"{node.label!r} ({len(node)} points): {missing[:10].tolist()}",
                 )
-                self.message = msg
-                raise SelectionError(msg)
         self.selection = idx
         return self.selected
 
@@ -398,16 +374,13 @@ class Explorer(w.VBox):
         self._ui.capture()
         selection = self.selected
         if selection.size < MIN_POINTS:
-            msg = (
+            self._refuse(
+                SelectionError,
                 f"select at least {MIN_POINTS} points to explore them; the selection has "
-                f"{selection.size}"
+                f"{selection.size}",
             )
-            self.message = msg
-            raise SelectionError(msg)
         if self._pending is not None and not self._pending.done():
-            msg = "a selection is still being re-projected; wait for it to finish"
-            self.message = msg
-            raise RuntimeError(msg)
+            self._refuse(RuntimeError, "a selection is still being re-projected; wait for it")
         parent = self.current
         self.message = ""
         if wait:
@@ -507,10 +480,7 @@ class Explorer(w.VBox):
             raise RuntimeError("an explorer opened from a bundle cannot add images")
         before, rejected = len(self._bundle), len(self._bundle.errors)
         bundle = self._embed(extend_bundle, self._bundle, images, symmetry_weight=self.weight)
-        self._bundle = bundle
-        self._source = ItemSource.from_bundle(bundle)
-        self._blend = FeatureBlend.of_bundle(bundle)
-        self._branches = self._blend.branches
+        self._use_bundle(bundle)
         self._panels.set_source(self._source)
         root = self._root
         root.tree.extend(self._features(self.weight))
@@ -520,6 +490,17 @@ class Explorer(w.VBox):
         self.message = f"added {added} items ({len(bundle.errors) - rejected} rejected)"
 
     # ------------------------------------------------------------------ internals
+    def _use_bundle(self, bundle: Bundle) -> None:
+        self._bundle = bundle
+        self._source = ItemSource.from_bundle(bundle)
+        self._blend = FeatureBlend.of_bundle(bundle)
+        self._branches = self._blend.branches
+
+    def _refuse(self, error: type[Exception], text: str) -> None:
+        """Show ``text`` in the widget and raise it as ``error``."""
+        self.message = text
+        raise error(text)
+
     def _node(self, node: ExplorationNode | str) -> ExplorationNode:
         return self._root.find(node if isinstance(node, str) else node.id)
 
@@ -578,39 +559,21 @@ class Explorer(w.VBox):
         self.selection = np.zeros(0, np.int64)
         self._show_node(node)
 
-    @t.observe("selection")
-    def _on_selection(self, change: Any) -> None:
-        if not self._ready:
-            return
-        self._panels.show_selection(self.current, change["new"])
-        self._write_status()
-
-    @t.observe("color_by")
-    def _on_color(self, change: Any) -> None:
-        if not self._ready:
-            return
-        self._panels.show_colours(*color_values(self._source.items, change["new"]))
-
     @t.observe("weight")
     def _on_weight(self, change: Any) -> None:
-        if not self._ready or not self.blendable:
-            return
-        key = change["new"]
-        root = self._maps.get(key)
-        if root is not None:
+        if self._ready and self.blendable:
+            self._ui.capture()
+            params = dict(self._root.params)
+            self.busy = self._maps.show(change["new"], self._blend, params, self._root_ready)
+
+    def _root_ready(
+        self, share: float, root: ExplorationNode | None, error: BaseException | None
+    ) -> None:
+        self.busy = False
+        if error is not None:
+            self.message = f"re-projection failed: {error}"
+        elif self.weight == share:
             self._set_root(root)
-            return
-        self._ui.capture()
-
-        def done(root: ExplorationNode | None, error: BaseException | None) -> None:
-            self.busy = False
-            if error is not None:
-                self.message = f"re-projection failed: {error}"
-            elif self.weight == key:
-                self._set_root(root)
-
-        features, params = self._features(key), dict(self._root.params)
-        self.busy = self._maps.project(key, features, params, done)
 
     def _set_root(self, root: ExplorationNode) -> None:
         self._root.unobserve(self._on_tree_event)
@@ -628,17 +591,8 @@ class Explorer(w.VBox):
         self._panels.show_node(
             node, self.selection, highlight=self._trail.explored_below(node), busy=self.busy
         )
-        self._on_selection({"new": self.selected})
+        self._panels.show_selection(node, self.selected)
+        self._write_status()
 
     def _write_status(self) -> None:
-        with contextlib.suppress(KeyError):  # the current node is being replaced
-            self._panels.show_status(self.current, self.selection.size, self._model)
-
-    @t.observe("busy")
-    def _on_busy(self, change: Any) -> None:
-        if self._ready:
-            self._panels.set_busy(change["new"])
-
-    @t.observe("tab")
-    def _on_tab(self, change: Any) -> None:
-        self.mosaic.active = change["new"] == "mosaic"
+        self._panels.write_status(self)

@@ -19,7 +19,7 @@ import traitlets as t
 
 from symsim_widgets.exploration import ExplorationNode
 from symsim_widgets.widgets._ui import UiScheduler
-from symsim_widgets.widgets.colors import color_columns
+from symsim_widgets.widgets.colors import color_columns, color_values
 from symsim_widgets.widgets.controls import ControlsView
 from symsim_widgets.widgets.gallery import GalleryView
 from symsim_widgets.widgets.images import ItemSource
@@ -136,6 +136,19 @@ class ExplorerPanels:
             if roots.size and self.controls.explore_on_lasso:
                 drill()
 
+        def selection_changed(change: Any) -> None:
+            self.show_selection(explorer.current, change["new"])
+            self.write_status(explorer)
+
+        explorer.observe(selection_changed, "selection")
+        explorer.observe(
+            lambda change: self.show_colours(*color_values(explorer.items, change["new"])),
+            "color_by",
+        )
+        explorer.observe(lambda change: self.set_busy(change["new"]), "busy")
+        explorer.observe(
+            lambda change: setattr(self.mosaic, "active", change["new"] == "mosaic"), "tab"
+        )
         self.controls.on("drill", drill)
         self.controls.on("clear", lambda: explorer.select([]))
         self.controls.on("reset", self.scatter.reset_zoom)
@@ -209,6 +222,11 @@ class ExplorerPanels:
             f"model {html.escape(model)}"
             f"<div style='color:#666'>{lineage}</div></div>"
         )
+
+    def write_status(self, explorer: Any) -> None:
+        """The status line of an explorer's current node and selection."""
+        with contextlib.suppress(KeyError):  # the current node is being replaced
+            self.show_status(explorer.current, explorer.selected.size, explorer.model)
 
     def show_colours(self, values: Any, labels: list[str]) -> None:
         """Colour the map's points (values per item, category labels)."""
