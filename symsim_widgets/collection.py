@@ -54,9 +54,7 @@ Examples
 from __future__ import annotations
 
 import os
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -65,8 +63,10 @@ import pandas as pd
 from skimage.measure import block_reduce
 
 from symsim_widgets import imaging
+from symsim_widgets._lru import LRUCache
+from symsim_widgets._progress import progress_bar
 from symsim_widgets.imaging import PREPROCESSING_ID, ImageDecodeError
-from symsim_widgets.ingest import ItemBuilder, Source, file_stamp, progress_bar, walk_paths
+from symsim_widgets.ingest import ItemBuilder, Source, file_stamp, walk_paths
 from symsim_widgets.metadata_table import join_metadata, metadata_lookup, read_metadata_table
 from symsim_widgets.provenance import SourceProvenance
 from symsim_widgets.tiling import Tiling
@@ -127,8 +127,7 @@ class Collection:
         return self
 
     def _init_cache(self) -> None:
-        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = LRUCache(_LRU_FRAMES)
 
     # -- constructors -------------------------------------------------------------------
 
@@ -208,7 +207,7 @@ class Collection:
             channels=channels,
             pixel_size_nm=pixel_size_nm,
         )
-        for path in progress_bar(paths, progress, len(paths), "reading images"):
+        for path in progress_bar(paths, desc="reading images", unit="file", enabled=progress):
             try:
                 builder.add_path(path, max_pixels)
             except Exception as err:  # a decoder bug must not lose the other inputs
@@ -272,7 +271,13 @@ class Collection:
             metadata_lookup(metadata),
             pixel_size_nm=pixel_size_nm,
         )
-        for name, arr in progress_bar(zip(names, seq, strict=True), progress, len(seq), "arrays"):
+        for name, arr in progress_bar(
+            zip(names, seq, strict=True),
+            total=len(seq),
+            desc="arrays",
+            unit="array",
+            enabled=progress,
+        ):
             builder.add_array(name, arr)
         return cls._make(*builder.finish(), None, builder.thumbnail_size)
 
@@ -369,10 +374,9 @@ class Collection:
 
     def _frame(self, src: int, k: int) -> np.ndarray:
         key = (src, k)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         source = self._sources[src]
         if source.array is not None:
             frame = imaging.frames_of_array(source.array, source.name)[1](k)
@@ -386,10 +390,7 @@ class Collection:
                 frame = reader.read(k)
         if key in self._grey:
             frame = frame[..., 0]
-        with self._lock:
-            self._cache[key] = frame
-            while len(self._cache) > _LRU_FRAMES:
-                self._cache.popitem(last=False)
+        self._cache.put(key, frame)
         return frame
 
     def raw(self, i: int) -> np.ndarray:
@@ -565,7 +566,6 @@ class Collection:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_cache", None)
-        state.pop("_lock", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -18,11 +18,12 @@ names.
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from symsim_widgets._lru import LRUCache
 
 __all__ = [
     "BLEND_BRANCHES",
@@ -272,8 +273,7 @@ class FeatureBlend:
         self.periodicity = (
             None if periodicity is None else np.asarray(periodicity, dtype=np.float64).reshape(-1)
         )
-        self._cache: OrderedDict[float, np.ndarray] = OrderedDict()
-        self._cache_size = max(1, int(cache_size))
+        self._cache = LRUCache(max(1, int(cache_size)))
 
     @classmethod
     def of_bundle(cls, bundle: Any) -> FeatureBlend:
@@ -304,7 +304,6 @@ class FeatureBlend:
         key = weight_key(symmetry_weight)
         cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(key)
             return cached
         blended = combine_features(
             self.branches["symmetry"],
@@ -312,7 +311,5 @@ class FeatureBlend:
             symmetry_weight=key,
             periodicity=self.periodicity,
         )
-        self._cache[key] = blended
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(key, blended)
         return blended

@@ -12,7 +12,7 @@ guessed later. :class:`~symsim_widgets.collection.Collection` is built from the 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from symsim_widgets.imaging import FrameInfo, ImageDecodeError
 from symsim_widgets.provenance import SourceProvenance
 from symsim_widgets.tiling import Tiling
 
-__all__ = ["ITEM_COLUMNS", "ItemBuilder", "Source", "file_stamp", "progress_bar", "walk_paths"]
+__all__ = ["ITEM_COLUMNS", "ItemBuilder", "Source", "file_stamp", "walk_paths"]
 
 #: The provenance columns every item has, in order (more follow: channel, ...).
 ITEM_COLUMNS = [
@@ -68,15 +68,6 @@ def file_stamp(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_size, st.st_mtime_ns
-
-
-def progress_bar(iterable: Iterable[Any], enabled: bool, total: int, desc: str) -> Iterable[Any]:
-    """``iterable`` wrapped in a tqdm bar when ``enabled``."""
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="file")
 
 
 def _channel_matches(name: str, wanted: Sequence[str]) -> bool:

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from symsim_widgets._files import write_text_atomically
+from symsim_widgets._json import check_format, json_default
 from symsim_widgets.exploration import (
     ExplorationNode,
     ExplorationTree,
@@ -288,7 +289,7 @@ class Session:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the session to ``path`` (JSON, atomically: a crash never leaves a
         half-written file) and return the path."""
-        text = json.dumps(self.to_dict(), allow_nan=False, default=_json_default)
+        text = json.dumps(self.to_dict(), allow_nan=False, default=json_default)
         return write_text_atomically(Path(path).expanduser(), text)
 
     @classmethod
@@ -378,14 +379,13 @@ def read_session(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _check_header(document: Any) -> None:
-    if not isinstance(document, Mapping) or document.get("format") != SESSION_FORMAT:
-        raise SessionError("not a symsim explorer session")
-    version = document.get("format_version")
-    if not isinstance(version, int) or version > SESSION_VERSION:
-        raise SessionError(
-            f"session format version {version!r} is newer than this symsim-widgets "
-            f"reads ({SESSION_VERSION}); upgrade the package"
-        )
+    check_format(
+        document,
+        SESSION_FORMAT,
+        SESSION_VERSION,
+        kind="a symsim explorer session",
+        error=SessionError,
+    )
 
 
 def bundle_fingerprint(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -409,12 +409,6 @@ def _legacy_features_record(document: Mapping[str, Any]) -> dict[str, Any]:
     if document.get("bundle"):
         return {"origin": "bundle", "path": document["bundle"], "fingerprint": None}
     return {"origin": "model", "model": document.get("model", "natural")}
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} in a session")
 
 
 # ------------------------------------------------------------------ rebuilding images

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from symsim_widgets._json import check_format
 from symsim_widgets.exploration._checks import (
     _as_coords,
     _as_embeddings,
@@ -168,22 +169,7 @@ class NodeFields(NamedTuple):
 
 def read_header(data: Any, embeddings: Any) -> TreeHeader:
     """Check a saved tree's top level, and that ``embeddings`` (or None) fit it."""
-    if not isinstance(data, Mapping):
-        raise TreeFormatError(
-            f"not an exploration tree: expected a JSON object, got {type(data).__name__}"
-        )
-    if data.get("format") != FORMAT:
-        raise TreeFormatError(
-            f"not an exploration tree (format {data.get('format')!r}, expected {FORMAT!r})"
-        )
-    version = _get(data, "format_version", int, "the tree")
-    if version > FORMAT_VERSION:
-        raise TreeFormatError(
-            f"the tree was saved in format version {version}, newer than the version "
-            f"this symsim-widgets reads ({FORMAT_VERSION}): upgrade the package"
-        )
-    if version < 1:
-        raise TreeFormatError(f"invalid format version {version}")
+    check_format(data, FORMAT, FORMAT_VERSION, kind="an exploration tree", error=TreeFormatError)
     n_points = _get(data, "n_points", int, "the tree")
     if n_points < 1:
         raise TreeFormatError(f"the tree has n_points={n_points}; it must be at least 1")
