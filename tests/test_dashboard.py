@@ -72,7 +72,7 @@ def test_open_dashboard_is_read_only(bundle, monkeypatch):
     monkeypatch.setenv(BUNDLE_ENV, str(bundle))
     explorer = open_dashboard(method="pca")
     assert explorer.read_only and explorer.collection is None
-    assert explorer.controls._files.layout.display == "none"
+    assert not explorer.controls.files_visible
     assert len(explorer.tree) == len(Bundle.load(bundle))
     assert not any("FileChooser" in type(c).__name__ for c in explorer.children)
 

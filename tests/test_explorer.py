@@ -102,7 +102,7 @@ def test_instrument_items_colour_by_channel_pixel_size_and_joined_metadata(tmp_p
         ex.color_by = column
     assert ex.scatter.color_labels == ["PZT", "PbTiO3"]
     ex.scatter.show_tooltip(0)
-    card = ex.scatter._tip_text.value
+    card = ex.scatter.tooltip_html
     ex.save(tmp_path / "session.json")  # reloads from the paths: nm tiles cut again
     again = Explorer.load(
         tmp_path / "session.json", embeddings=vectors, method="pca", progress=False

@@ -41,7 +41,7 @@ def test_box_gesture_and_explore_on_lasso(explorer):
 def test_lod_draws_few_markers_but_selects_exactly(collection, features):
     ex = Explorer(collection, embeddings=features, method="pca", progress=False, max_markers=40)
     assert 0 < ex.scatter.shown.size <= 40
-    assert "representatives" in ex.scatter._caption.value
+    assert "representatives" in ex.scatter.caption_html
     polygon = polygon_around(ex.tree.coords)
     ex.scatter.gesture = {"kind": "lasso", "polygon": polygon}
     np.testing.assert_array_equal(ex.selected, ex.tree.indices[even_odd(ex.tree.coords, polygon)])
@@ -56,11 +56,11 @@ def test_lod_draws_few_markers_but_selects_exactly(collection, features):
 def test_hover_tooltip_shows_the_thumbnail(explorer, collection):
     explorer.scatter.show_tooltip(7)
     assert explorer.scatter.hovered == 7
-    png = explorer.scatter._tip_image.value
+    png = explorer.scatter.tooltip_png
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     image = Image.open(io.BytesIO(png))
     assert max(image.size) == max(collection.thumbnail(7).shape[:2])
-    assert "brick" in explorer.scatter._tip_text.value
+    assert "brick" in explorer.scatter.tooltip_html
 
 
 def test_colour_by_categories_and_numbers(explorer, collection):
@@ -70,7 +70,7 @@ def test_colour_by_categories_and_numbers(explorer, collection):
     assert explorer.scatter.color_labels == kinds
     codes = np.asarray(explorer.scatter.color_values)
     assert kinds[int(codes[0])] == collection.items["kind"].iloc[0]
-    assert "brick" in explorer.scatter._legend.value
+    assert "brick" in explorer.scatter.legend_html
     explorer.color_by = "source_width"  # numbers
     explorer.color_by = ""
     assert explorer.scatter.color_values is None

@@ -419,6 +419,26 @@ class ScatterView(w.VBox):
         self._caption.value = f"<span style='font-size:12px'>{text}{extra}{busy}</span>"
 
     # ------------------------------------------------------------------ gestures
+    @property
+    def caption_html(self) -> str:
+        """The HTML of the line above the map (counts, representatives, halo, busy)."""
+        return self._caption.value
+
+    @property
+    def legend_html(self) -> str:
+        """The HTML of the colour legend under the map ("" when not coloured)."""
+        return self._legend.value
+
+    @property
+    def tooltip_html(self) -> str:
+        """The HTML of the hover card's text (the last item shown)."""
+        return self._tip_text.value
+
+    @property
+    def tooltip_png(self) -> bytes:
+        """The PNG thumbnail of the hover card (the last item shown)."""
+        return self._tip_image.value
+
     def points_inside(self, gesture: dict[str, Any]) -> np.ndarray:
         """Root indices of the points of :attr:`points` inside a gesture's shape (exact,
         every point tested, whatever is drawn)."""
