@@ -52,6 +52,7 @@ from symsim_widgets.exploration import (
     encode_array,
 )
 from symsim_widgets.provenance import SourceProvenance, provenance_from_json, provenance_to_json
+from symsim_widgets.tags import Tags
 from symsim_widgets.tiling import Tiling
 
 __all__ = [
@@ -110,6 +111,9 @@ class Session:
     provenance : sequence of SourceProvenance, optional
         How each source became items (see :attr:`Collection.provenance
         <symsim_widgets.collection.Collection.provenance>`); None when unknown.
+    tags : mapping of str to array_like of int, optional
+        Named sets of root indices (:class:`~symsim_widgets.tags.Tags`), in the order
+        they were made.
     created : str, optional
         When the session was saved (set by :meth:`save`).
 
@@ -132,6 +136,7 @@ class Session:
         color_by: str | None = None,
         features: Mapping[str, Any] | None = None,
         provenance: Sequence[SourceProvenance] | None = None,
+        tags: Mapping[str, Any] | None = None,
         created: str | None = None,
     ) -> None:
         if isinstance(tree, ExplorationNode):
@@ -163,6 +168,10 @@ class Session:
             raise ValueError(f"features origin {features.get('origin')!r}: need one of {_ORIGINS}")
         self.features = features
         self.provenance = None if provenance is None else tuple(provenance)
+        self.tags = Tags.from_json(
+            {name: np.asarray(v, dtype=np.int64).tolist() for name, v in (tags or {}).items()},
+            tree.n_points,
+        )
         self.created = created
         # what a session saved before provenance was recorded says (set by from_dict)
         self._legacy_from_paths = False
@@ -283,6 +292,7 @@ class Session:
             "from_paths": self.from_files,
             "provenance": None if self.provenance is None else provenance_to_json(self.provenance),
             "items": json.loads(self.items.to_json(orient="split", index=False)),
+            "tags": self.tags.to_json(),
             "tree": self.tree.to_dict(),
         }
 
@@ -339,6 +349,7 @@ class Session:
                 color_by=document.get("color_by"),
                 features=document.get("features") or _legacy_features_record(document),
                 provenance=provenance,
+                tags=document.get("tags") or {},
                 created=document.get("created"),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -98,6 +98,23 @@ def color_columns(items: Any, *, max_categories: int = MAX_CATEGORIES) -> Sequen
     return out
 
 
+def default_color_column(options: Sequence[str]) -> str:
+    """The column a new map is coloured by: the predicted wallpaper group when the items
+    have one worth colouring, else the source image, else none (``""``).
+
+    Examples
+    --------
+    >>> default_color_column(["scale", "source", "predicted_group"])
+    'predicted_group'
+    >>> default_color_column(["scale"])
+    ''
+    """
+    for name in ("predicted_group", "source"):
+        if name in options:
+            return name
+    return ""
+
+
 def color_values(items: pd.DataFrame, column: str) -> tuple[np.ndarray | None, list[str]]:
     """Values per item for colouring by ``column``.
 

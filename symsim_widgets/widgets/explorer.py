@@ -42,10 +42,13 @@ from symsim_widgets.features import (
     weight_key,
 )
 from symsim_widgets.pipeline import extend_bundle
+from symsim_widgets.tags import Tags
 from symsim_widgets.widgets._jobs import BackgroundJobs
 from symsim_widgets.widgets._maps import MapsByWeight
 from symsim_widgets.widgets._opening import open_bundle, open_root
+from symsim_widgets.widgets._query_tags import QueryAndTags
 from symsim_widgets.widgets._ui import UiScheduler
+from symsim_widgets.widgets.colors import default_color_column
 from symsim_widgets.widgets.controls import folder_picker
 from symsim_widgets.widgets.images import ItemSource
 from symsim_widgets.widgets.lod import MAX_MARKERS
@@ -60,7 +63,7 @@ class SelectionError(ValueError):
     """A selection cannot be used (too small, or points outside the current node)."""
 
 
-class Explorer(w.VBox):
+class Explorer(QueryAndTags, w.VBox):
     """Recursive exploration of an image collection, as a Jupyter widget.
 
     Parameters
@@ -191,6 +194,8 @@ class Explorer(w.VBox):
         self._maps = MapsByWeight(self._jobs)
         self._pending: concurrent.futures.Future | None = None
         self._trail = ExplorationTrail()
+        self._tags = Tags(len(bundle))
+        self._indexes = {}
         self.selection = np.zeros(0, np.int64)
         if share is None:
             share = float(bundle.info.get("weight", DEFAULT_SYMMETRY_WEIGHT))
@@ -201,6 +206,7 @@ class Explorer(w.VBox):
         self._build_views(root, max_markers)
         self._ready = True
         self._show_node(root)
+        self.color_by = default_color_column(self.controls.color_options)
         if bundle.collection is not None and bundle.info.get("notices"):
             self.message = " ".join(bundle.info["notices"])
 
@@ -265,6 +271,7 @@ class Explorer(w.VBox):
         self._panels = panels
         self.scatter, self.gallery, self.mosaic = panels.scatter, panels.gallery, panels.mosaic
         self.tree_view, self.controls = panels.tree_view, panels.controls
+        self.query_view = panels.query_view
         self.controls.read_only = self._read_only
         self.controls.show_weight = self.blendable
         self.controls.weight = self.weight
@@ -481,7 +488,10 @@ class Explorer(w.VBox):
         before, rejected = len(self._bundle), len(self._bundle.errors)
         bundle = self._embed(extend_bundle, self._bundle, images, symmetry_weight=self.weight)
         self._use_bundle(bundle)
+        self._tags = Tags.from_json(self._tags.to_json(), len(bundle))
+        self._indexes.clear()
         self._panels.set_source(self._source)
+        self._show_tags()
         root = self._root
         root.tree.extend(self._features(self.weight))
         self._maps.reset(self.weight, root)

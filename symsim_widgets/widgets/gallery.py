@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 import traitlets as t
 
-from symsim_widgets.widgets.images import ItemSource
+from symsim_widgets.widgets.images import ItemSource, item_caption
 
 
 class GalleryView(w.VBox):
@@ -38,6 +39,7 @@ class GalleryView(w.VBox):
     page = t.Int(0)
     page_size = t.Int(24)
     title = t.Unicode("")
+    notes = t.Dict()
 
     def __init__(self, source: ItemSource, *, page_size: int = 24, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -73,12 +75,13 @@ class GalleryView(w.VBox):
 
     @t.observe("indices")
     def _on_indices(self, change: Any) -> None:
+        self.notes = {}  # notes belong to the items they were given with
         if self.page != 0:
             self.page = 0  # renders through the page observer
         else:
             self._render()
 
-    @t.observe("source", "page", "page_size", "title")
+    @t.observe("source", "page", "page_size", "title", "notes")
     def _on_page(self, change: Any) -> None:
         self._render()
 
@@ -108,9 +111,16 @@ class GalleryView(w.VBox):
             if k < len(visible):
                 i = visible[k]
                 image.value = self.source.png(i)
+                note = self.notes.get(i)
+                note_html = (
+                    f"<div class='symsim-gallery-note'><b>{html.escape(str(note))}</b></div>"
+                    if note is not None
+                    else ""
+                )
                 label.value = (
-                    f"<div style='font-size:10px;text-align:center;overflow:hidden;"
-                    f"white-space:nowrap;width:96px' title='{_title(self.source, i)}'>#{i}</div>"
+                    f"<div style='font-size:10px;line-height:1.2;text-align:center;"
+                    f"overflow:hidden;width:96px' title='{_title(self.source, i)}'>"
+                    f"{note_html}{item_caption(self.source, i)}</div>"
                 )
                 box.layout.display = ""
             else:

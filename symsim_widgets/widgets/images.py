@@ -1,8 +1,11 @@
-"""Thumbnails as PNG bytes, from a Collection or a Bundle, with a small encode cache."""
+"""Thumbnails as PNG bytes, from a Collection or a Bundle, with a small encode cache; and
+how an item is named to a person (captions, hover-card lines)."""
 
 from __future__ import annotations
 
+import html
 import io
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -118,3 +121,55 @@ def _plain(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return value
+
+
+def physical_card(row: dict[str, Any]) -> dict[str, Any]:
+    """Hover-card lines of an instrument item: the channel with its scan direction, and
+    the tile's physical size when the source has a pixel size."""
+    out: dict[str, Any] = {}
+    if row.get("channel"):
+        out["channel"] = " ".join(str(row[k]) for k in ("channel", "direction") if row.get(k))
+    pixel, width, height = row.get("pixel_size_nm"), row.get("w"), row.get("h")
+    if pixel is not None and width and height:
+        out["tile"] = f"{physical_length(width * pixel)} x {physical_length(height * pixel)}"
+    return out
+
+
+def physical_length(nm: float) -> str:
+    """A length in nm as a person writes it ("250 nm", "1.5 µm")."""
+    return f"{nm / 1000:.3g} µm" if nm >= 1000 else f"{nm:.3g} nm"
+
+
+def item_caption(source: ItemSource, i: int) -> str:
+    """A short caption of item ``i`` (escaped HTML, one fact per line): its source's file
+    name (or the item's name), channel, tile size (in nm when the pixel size is known,
+    else in pixels) and predicted wallpaper group, whichever the items record.
+
+    Examples
+    --------
+    >>> items = pd.DataFrame({"source": ["/data/scan_0001.ibw"], "channel": ["Height"],
+    ...                       "w": [64], "h": [64], "pixel_size_nm": [7.8],
+    ...                       "predicted_group": ["p4m"]})
+    >>> item_caption(ItemSource(items, lambda i: np.zeros((2, 2), np.uint8)), 0)
+    'scan_0001.ibw<br>Height<br>499 nm<br>p4m'
+    """
+    row = source.describe(i)
+    lines = []
+    name = row.get("source")
+    if name:
+        lines.append(os.path.basename(str(name).rstrip("/\\")) or str(name))
+    else:
+        lines.append(f"item {int(i)}")
+    if row.get("channel"):
+        lines.append(str(row["channel"]))
+    width, pixel = row.get("w"), row.get("pixel_size_nm")
+    if width:
+        lines.append(physical_length(width * pixel) if pixel else f"{int(width)} px")
+    group = row.get("predicted_group")
+    if group:
+        lines.append("not periodic" if group == "none" else str(group))
+    return "<br>".join(html.escape(_shorten(line)) for line in lines)
+
+
+def _shorten(text: str, limit: int = 18) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -24,6 +24,7 @@ from symsim_widgets.widgets.controls import ControlsView
 from symsim_widgets.widgets.gallery import GalleryView
 from symsim_widgets.widgets.images import ItemSource
 from symsim_widgets.widgets.mosaic import MosaicView
+from symsim_widgets.widgets.query_view import QueryView
 from symsim_widgets.widgets.scatter import PointSet, ScatterView
 from symsim_widgets.widgets.tree import TreeView
 
@@ -49,7 +50,7 @@ class ExplorerPanels:
 
     Attributes
     ----------
-    scatter, gallery, mosaic, tree_view, controls : the views.
+    scatter, gallery, mosaic, tree_view, controls, query_view : the views.
     tabs : ipywidgets.Tab
         Gallery and mosaic (:data:`TABS`).
     children : list of widgets
@@ -73,12 +74,13 @@ class ExplorerPanels:
         self._ui = ui
         self.tree_view = TreeView(root, ui=ui)
         self.controls = ControlsView()
+        self.query_view = QueryView()
         self.controls.color_options = list(color_columns(source.items))
         self.tabs = w.Tab(children=[self.gallery, self.mosaic])
         for k, name in enumerate(TABS):
             self.tabs.set_title(k, name)
         side = w.VBox(
-            [self.tree_view, self.tabs],
+            [self.tree_view, self.query_view, self.tabs],
             layout=w.Layout(flex="1 1 420px", min_width="420px", max_width="640px"),
         )
         self.children: list[w.Widget] = [
@@ -120,10 +122,24 @@ class ExplorerPanels:
             except (OSError, ValueError) as exc:
                 explorer.message = str(exc)
 
+        def query(point: list[float]) -> None:
+            root = self.scatter.point_at(*point)
+            if root < 0:
+                return
+            with contextlib.suppress(ValueError):  # shown in the widget
+                explorer.similar(root, self.query_view.k, scope=self.query_view.scope)
+
+        def tag(name: str) -> None:
+            with contextlib.suppress(ValueError):  # shown in the widget
+                explorer.tag(name)
+
         def gesture(change: Any) -> None:
             if not change["new"]:
                 return
             self._ui.capture()
+            if change["new"].get("kind") == "click":
+                query(change["new"]["point"])
+                return
             if explorer.busy:
                 explorer.message = "wait for the re-projection to finish before selecting"
                 return
@@ -149,6 +165,7 @@ class ExplorerPanels:
         explorer.observe(
             lambda change: setattr(self.mosaic, "active", change["new"] == "mosaic"), "tab"
         )
+        self.query_view.on_tag(tag)
         self.controls.on("drill", drill)
         self.controls.on("clear", lambda: explorer.select([]))
         self.controls.on("reset", self.scatter.reset_zoom)

@@ -29,7 +29,7 @@ import traitlets as t
 
 from symsim_widgets.widgets._ui import UiScheduler
 from symsim_widgets.widgets.colors import DEFAULT_COLOR, HIGHLIGHT_COLOR, PALETTE, category_colors
-from symsim_widgets.widgets.images import ItemSource
+from symsim_widgets.widgets.images import ItemSource, physical_card
 from symsim_widgets.widgets.lod import (
     MAX_MARKERS,
     points_in_polygon,
@@ -454,6 +454,19 @@ class ScatterView(w.VBox):
             raise ValueError(f"unknown gesture kind {kind!r}; expected 'lasso' or 'box'")
         return points.indices[mask]
 
+    def point_at(self, x: float, y: float, *, radius: float = 0.02) -> int:
+        """Root index of the point of :attr:`points` nearest ``(x, y)`` (data units), if it
+        lies within ``radius`` of the view's size; else -1 (what a click hits)."""
+        points = self.points
+        if points is None or len(points) == 0:
+            return -1
+        x0, x1, y0, y1 = self.view
+        span = np.array([max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)])
+        offsets = (np.asarray(points.coords, dtype=np.float64) - (x, y)) / span
+        distances = np.hypot(offsets[:, 0], offsets[:, 1])
+        nearest = int(np.argmin(distances))
+        return int(points.indices[nearest]) if distances[nearest] <= radius else -1
+
     def _publish(self, gesture: dict[str, Any]) -> None:
         gesture = dict(gesture, serial=int(self.gesture.get("serial", 0)) + 1)
         self.gesture = gesture
@@ -510,9 +523,11 @@ class ScatterView(w.VBox):
         polygon, self._drag = self._drag or [], None
         with self._lasso_line.hold_sync():
             self._lasso_line.x, self._lasso_line.y = np.zeros(0), np.zeros(0)
-        # A click (or a tiny drag) is not a lasso.
+        # A click (or a tiny drag) is not a lasso: it names the point under the mouse.
         if len(polygon) >= 3:
             self._publish({"kind": "lasso", "polygon": polygon})
+        elif polygon:
+            self._publish({"kind": "click", "point": polygon[-1]})
 
     def _on_brush(self, change: Any) -> None:
         if change["new"] or self.mode != "box":
@@ -554,7 +569,7 @@ class ScatterView(w.VBox):
             root_index,
             ["source", "frame", "channel", "scale", "kind", "group", "predicted_group"],
         )
-        info.update(_physical_card(self._source.describe(root_index)))
+        info.update(physical_card(self._source.describe(root_index)))
         rows = "".join(
             f"<div><b>{_escape(k)}</b>: {_escape(_short(v))}</div>"
             for k, v in info.items()
@@ -564,22 +579,6 @@ class ScatterView(w.VBox):
             f"<div class='symsim-tooltip-text' style='font-size:11px'>"
             f"<div><b>item</b>: {root_index}</div>{rows}</div>"
         )
-
-
-def _physical_card(row: dict[str, Any]) -> dict[str, Any]:
-    """Hover-card lines of an instrument item: the channel with its scan direction, and
-    the tile's physical size when the source has a pixel size."""
-    out: dict[str, Any] = {}
-    if row.get("channel"):
-        out["channel"] = " ".join(str(row[k]) for k in ("channel", "direction") if row.get(k))
-    pixel, w, h = row.get("pixel_size_nm"), row.get("w"), row.get("h")
-    if pixel is not None and w and h:
-        out["tile"] = f"{_length(w * pixel)} x {_length(h * pixel)}"
-    return out
-
-
-def _length(nm: float) -> str:
-    return f"{nm / 1000:.3g} µm" if nm >= 1000 else f"{nm:.3g} nm"
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -25,9 +25,6 @@ from typing import Any
 
 from symsim_widgets.exploration import ExplorationNode
 from symsim_widgets.provenance import SourceProvenance, provenance_from_json
-
-# SESSION_FORMAT, SESSION_VERSION, infer_tiling, read_session and rebuild_collection are
-# re-exported where they were importable before symsim_widgets.session held them.
 from symsim_widgets.session import (
     SESSION_FORMAT,
     SESSION_VERSION,
@@ -39,6 +36,10 @@ from symsim_widgets.session import (
     rebuild_collection,
     stored_features,
 )
+
+# SESSION_FORMAT, SESSION_VERSION, infer_tiling, read_session and rebuild_collection are
+# re-exported where they were importable before symsim_widgets.session held them.
+from symsim_widgets.tags import TAG_COLUMN
 
 __all__ = [
     "SESSION_FORMAT",
@@ -122,7 +123,7 @@ def session_of(explorer: Any) -> Session:
     node, selection, settings, items, where its features came from and its provenance."""
     return Session(
         explorer.tree,
-        explorer.items,
+        explorer.items.drop(columns=[TAG_COLUMN], errors="ignore"),
         current=explorer.current_id,
         selection=explorer.selected,
         model=explorer.model,
@@ -131,6 +132,7 @@ def session_of(explorer: Any) -> Session:
         color_by=explorer.color_by,
         features=_features_record(explorer),
         provenance=_provenance(explorer),
+        tags=explorer.tags,
     )
 
 
@@ -206,6 +208,8 @@ def load_session(
         raise SessionError(f"{path}: {exc}") from None
     if session.current:
         explorer.current_id = session.current
+    for name, indices in session.tags.items():
+        explorer.tag(name, indices)
     if session.color_by and session.color_by in explorer.items.columns:
         explorer.color_by = session.color_by
     if session.selection.size:
