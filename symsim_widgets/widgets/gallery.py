@@ -94,6 +94,11 @@ class GalleryView(w.VBox):
         start = self.page * self.page_size
         return self.indices[start : start + self.page_size]
 
+    @property
+    def captions(self) -> list[str]:
+        """The HTML captions of the thumbnails on the current page, in order."""
+        return [label.value for _, _, label in self._tiles[: len(self.visible)]]
+
     def _render(self) -> None:
         if not hasattr(self, "_tiles"):  # the source is set before the widgets exist
             return

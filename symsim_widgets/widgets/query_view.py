@@ -28,6 +28,11 @@ class QueryView(w.HBox):
         How many similar items a query returns (1 to 500).
     tag_name : str
         The name typed in the tag box.
+
+    Attributes
+    ----------
+    tag_button : ipywidgets.Button
+        "tag selection" (see :meth:`on_tag`).
     """
 
     scope = t.Enum(SCOPES, default_value="node")
@@ -54,13 +59,13 @@ class QueryView(w.HBox):
         self._tag = w.Text(placeholder="tag name, e.g. a-domains", layout=w.Layout(width="190px"))
         self._tag.add_class("symsim-tag-name")
         t.link((self._tag, "value"), (self, "tag_name"))
-        self._tag_button = w.Button(description="tag selection", icon="tag")
-        self._tag_button.add_class("symsim-tag")
-        self.children = [hint, self._scope, self._k, self._tag, self._tag_button]
+        self.tag_button = w.Button(description="tag selection", icon="tag")
+        self.tag_button.add_class("symsim-tag")
+        self.children = [hint, self._scope, self._k, self._tag, self.tag_button]
         self.layout.flex_flow = "row wrap"
         self.layout.align_items = "center"
         self.add_class("symsim-query")
 
     def on_tag(self, callback: Callable[[str], Any]) -> None:
         """Call ``callback(tag_name)`` when "tag selection" is clicked."""
-        self._tag_button.on_click(lambda _: callback(self.tag_name))
+        self.tag_button.on_click(lambda _: callback(self.tag_name))
