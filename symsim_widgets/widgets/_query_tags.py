@@ -163,6 +163,7 @@ class QueryAndTags:
         else:  # the items (or their tag column) changed: colour them again
             self._panels.show_colours(*color_values(items, self.color_by))
 
+
 def _describe(query: Any) -> str:
     if isinstance(query, (int, np.integer)) and not isinstance(query, bool):
         return f"item {int(query)}"

@@ -46,6 +46,7 @@ class GalleryView(w.VBox):
         self.source = source
         self._tiles: list[tuple[w.VBox, w.Image, w.HTML]] = []
         self._heading = w.HTML()
+        self._heading.add_class("symsim-gallery-title")
         self._prev = w.Button(description="◀ previous", layout=w.Layout(width="110px"))
         self._next = w.Button(description="next ▶", layout=w.Layout(width="110px"))
         self._pager = w.HTML()

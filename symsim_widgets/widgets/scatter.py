@@ -209,6 +209,7 @@ class ScatterView(w.VBox):
         for scale in (self._xs, self._ys):
             scale.observe(self._on_scale_change, ["min", "max"])
         self._legend = w.HTML()
+        self._legend.add_class("symsim-legend")
         self._caption = w.HTML()
         self._caption.add_class("symsim-scatter-caption")
         self.children = [self._caption, self.figure, self._legend]
@@ -382,7 +383,7 @@ class ScatterView(w.VBox):
             swatches = "".join(
                 f"<span style='margin-right:10px;white-space:nowrap'>"
                 f"<span style='color:{colour}'>&#9679;</span> "
-                f"{_escape(label)}</span>"
+                f"{_escape(_legend_label(label))}</span>"
                 for colour, label in zip(category_colors(k), labels[:40], strict=False)
             )
             more = f" … and {k - 40} more" if k > 40 else ""
@@ -579,6 +580,11 @@ class ScatterView(w.VBox):
             f"<div class='symsim-tooltip-text' style='font-size:11px'>"
             f"<div><b>item</b>: {root_index}</div>{rows}</div>"
         )
+
+
+def _legend_label(label: str) -> str:
+    """A category as the legend shows it: a file path by its file name."""
+    return label.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or label
 
 
 def _short(value: Any, limit: int = 60) -> str:
