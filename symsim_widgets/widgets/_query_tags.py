@@ -142,13 +142,15 @@ class QueryAndTags:
 
     def _show_hits(self, roots: np.ndarray, similarity: np.ndarray, what: str, scope: str) -> None:
         node = self.current
-        self.selection = roots[node.contains(roots)] if roots.size else roots
-        self.gallery.indices = roots
-        self.gallery.notes = {
-            int(i): f"{s:.3f}" for i, s in zip(roots.tolist(), similarity.tolist(), strict=True)
-        }
         where = f"node {node.label!r}" if scope == "node" else "all items"
-        self.gallery.title = f"{roots.size} most like {what} in {where}"
+        with self.gallery.batch():  # one page drawn, in rank order
+            self.selection = roots[node.contains(roots)] if roots.size else roots
+            self.gallery.indices = roots
+            self.gallery.notes = {
+                int(i): f"{s:.3f}"
+                for i, s in zip(roots.tolist(), similarity.tolist(), strict=True)
+            }
+            self.gallery.title = f"{roots.size} most like {what} in {where}"
         self.message = f"{roots.size} items most like {what} ({where}), most similar first"
 
     def _show_tags(self) -> None:

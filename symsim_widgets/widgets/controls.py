@@ -87,6 +87,7 @@ class ControlsView(w.VBox):
         )
         self.explore_button.add_class("symsim-explore")
         self.clear_button = w.Button(description="clear selection")
+        self.clear_button.add_class("symsim-clear")
         self.reset_button = w.Button(description="reset zoom")
         self.export_path = w.Text(
             value="selection.csv", description="export to", layout=w.Layout(width="300px")
@@ -98,7 +99,7 @@ class ControlsView(w.VBox):
         self.save_button = w.Button(description="save session")
         self._status = w.HTML()
         self._status.add_class("symsim-status")
-        self._message = w.HTML()
+        self._message = w.HTML(layout=w.Layout(min_height="22px"))  # no jump of the map
         self._message.add_class("symsim-message")
         self._files = w.HBox(
             [self.export_path, self.export_button, self.save_path, self.save_button]

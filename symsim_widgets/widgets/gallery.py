@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
+from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 import traitlets as t
 
-from symsim_widgets.widgets.images import ItemSource, item_caption
+from symsim_widgets.widgets.images import ItemSource
 
 
 class GalleryView(w.VBox):
@@ -44,6 +46,7 @@ class GalleryView(w.VBox):
     def __init__(self, source: ItemSource, *, page_size: int = 24, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source = source
+        self._held = 0
         self._tiles: list[tuple[w.VBox, w.Image, w.HTML]] = []
         self._heading = w.HTML()
         self._heading.add_class("symsim-gallery-title")
@@ -95,13 +98,24 @@ class GalleryView(w.VBox):
         start = self.page * self.page_size
         return self.indices[start : start + self.page_size]
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Change several traits (indices, title, notes) and draw the page once, at the end."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held:
+                self._render()
+
     @property
     def captions(self) -> list[str]:
         """The HTML captions of the thumbnails on the current page, in order."""
         return [label.value for _, _, label in self._tiles[: len(self.visible)]]
 
     def _render(self) -> None:
-        if not hasattr(self, "_tiles"):  # the source is set before the widgets exist
+        if not hasattr(self, "_tiles") or self._held:  # not built yet, or in a batch
             return
         n = len(self.indices)
         self._heading.value = f"<b>{self.title}</b>" if self.title else ""
@@ -126,7 +140,7 @@ class GalleryView(w.VBox):
                 label.value = (
                     f"<div style='font-size:10px;line-height:1.2;text-align:center;"
                     f"overflow:hidden;width:96px' title='{_title(self.source, i)}'>"
-                    f"{note_html}{item_caption(self.source, i)}</div>"
+                    f"{note_html}{self.source.caption(i)}</div>"
                 )
                 box.layout.display = ""
             else:

@@ -71,6 +71,7 @@ class ItemSource:
         self._thumbnail = thumbnail
         self.collection = collection
         self._png = LRUCache(cache_size)
+        self._captions = LRUCache(cache_size)
 
     @classmethod
     def from_collection(cls, collection: Any) -> ItemSource:
@@ -107,6 +108,15 @@ class ItemSource:
             data = png_bytes(self.thumbnail(i))
             self._png.put(i, data)
         return data
+
+    def caption(self, i: int) -> str:
+        """The short caption of item ``i`` (:func:`item_caption`, cached)."""
+        i = int(i)
+        text = self._captions.get(i)
+        if text is None:
+            text = item_caption(self, i)
+            self._captions.put(i, text)
+        return text
 
     def describe(self, i: int, columns: Sequence[str] | None = None) -> dict[str, Any]:
         """Metadata of item ``i`` as a plain dict (the given columns, or all)."""

@@ -43,7 +43,8 @@ def test_a_click_on_a_point_shows_the_items_most_like_it(page):
     page.mouse.up()
     page.wait_for_function(
         "() => document.querySelector('.symsim-gallery-title').textContent"
-        ".includes('most like item')",
+        ".includes('most like item') && "
+        "document.querySelectorAll('.symsim-gallery-note').length === 20",
         timeout=30_000,
     )
     notes = page.locator(".symsim-gallery-note").all_inner_texts()
