@@ -24,7 +24,8 @@ Each bundle is opened twice, in two fresh processes: read into memory
 what the dashboard does; ``--load`` picks one). Mapped pages of the bundle count in the
 resident memory once touched, but they are the page cache's, shared by every process that
 opens the bundle, and the kernel can drop them; ``RSS open`` is what the process holds
-right after opening (``/proc/self/statm``), ``RSS peak`` its peak (``ru_maxrss``).
+right after opening (``/proc/self/statm``; in brackets its own, anonymous memory, the
+file pages left out), ``RSS peak`` its peak (``VmHWM``).
 
 The browser's side (what a viewer sees) is measured by ``bench_browser.py``; this one
 times the Python side only, so it runs without Chromium. The baseline row of each size
@@ -45,7 +46,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -109,6 +109,19 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+def _memory_mb(field: str) -> float:
+    """A field of this process's memory in MB: ``VmHWM`` (peak resident, of this program
+    only: ``ru_maxrss`` would count the parent's memory at fork) from
+    ``/proc/self/status``, ``Anonymous`` (memory of its own, not file pages that other
+    processes share) from ``/proc/self/smaps_rollup``."""
+    source = "/proc/self/status" if field.startswith("Vm") else "/proc/self/smaps_rollup"
+    with open(source) as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1e3
+    return float("nan")
+
+
 def open_and_lasso(path: str, child_method: str, launched: float, mmap: bool = False) -> dict:
     """What a dashboard kernel does with the bundle, timed (runs in a fresh process
     launched at the epoch time ``launched``)."""
@@ -127,6 +140,7 @@ def open_and_lasso(path: str, child_method: str, launched: float, mmap: bool = F
     out["map drawn"] = time.time() - launched  # from the process's launch
     out["drawn markers"] = int(explorer.scatter.shown.size)
     out["rss open MB"] = _rss_mb()
+    out["anonymous open MB"] = _memory_mb("Anonymous")
 
     coords = explorer.tree.coords
     polygon = half_map_lasso(coords)
@@ -142,7 +156,7 @@ def open_and_lasso(path: str, child_method: str, launched: float, mmap: bool = F
     out["exact"] = bool(
         np.array_equal(selected, expected) and np.array_equal(child.indices, expected)
     )
-    out["rss peak MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    out["rss peak MB"] = _memory_mb("VmHWM")
     return out
 
 
@@ -216,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "| items | bundle opened | root layout | bundle MB | map drawn (fresh process) "
-        "| no stored layout | ratio | RSS open | child drawn | child layout | selected | exact "
+        "| no stored layout | ratio | RSS open (own) | child drawn | child layout | selected "
+        "| exact "
         "| RSS peak |"
     )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
@@ -225,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{base['map drawn'] / ours['map drawn']:.1f}x" if base else "—"
         print(
             f"| {n:,} | {load} | {build.get('root layout', 0):.1f} | {build['size MB']:.0f} | "
-            f"{ours['map drawn']:.1f} | {b} | {ratio} | {ours['rss open MB']:.0f} | "
+            f"{ours['map drawn']:.1f} | {b} | {ratio} | {ours['rss open MB']:.0f} "
+            f"({ours['anonymous open MB']:.0f}) | "
             f"{ours['child drawn']:.2f} | {ours['child layout']:.1f} | {ours['selected']:,} | "
             f"{'yes' if ours['exact'] else 'NO'} | {ours['rss peak MB']:.0f} |"
         )
