@@ -72,7 +72,7 @@ def _kill_projector_during_a_request(worker, retries: int):
                 outcome["coords"] = project_in_worker(
                     _clusters(4000), {"n_epochs": 400}, worker=address, retries=retries
                 )
-        except Exception as exc:  # noqa: BLE001 - checked by the caller
+        except Exception as exc:  # checked by the caller
             outcome["error"] = exc
 
     thread = threading.Thread(target=request)
@@ -126,7 +126,7 @@ def test_a_long_projection_is_stopped_and_a_full_queue_turns_requests_down():
         thread.start()
         while not worker_status(address)["busy"]:
             time.sleep(0.05)
-        with pytest.raises(ProjectionWorkerError, match="busy.*try again"):
+        with pytest.raises(ProjectionWorkerError, match=r"busy.*try again"):
             project_in_worker(_clusters(100), {}, worker=address)
         thread.join(120)
         assert "took longer than 1.5 s and was stopped" in results["long"]
@@ -136,7 +136,7 @@ def test_a_long_projection_is_stopped_and_a_full_queue_turns_requests_down():
 
 def test_a_missing_worker_and_bad_settings_are_named(tmp_path):
     gone = (str(tmp_path / "no.sock"), b"key")
-    with pytest.raises(ProjectionWorkerError, match="projection worker .* is not running"):
+    with pytest.raises(ProjectionWorkerError, match=r"projection worker .* is not running"):
         project_in_worker(_clusters(20), {}, worker=gone)
     with pytest.raises(ValueError, match="max_waiting must be 0 or more"):
         start_worker(max_waiting=-1)
