@@ -8,6 +8,8 @@ the map, then lassos about half of it and explores the selection (a drill). For 
 page to the map drawn, how many drilled, and the kernels' memory in MB (the largest
 kernel's resident memory once every map is drawn, and its resident and unique memory
 once every viewer has drilled; unique memory leaves out the libraries kernels share).
+The kernels send their drills to the server's one projection worker
+(:mod:`symsim_widgets.projection_worker`), whose memory is printed after each group.
 
 The baseline is the dashboard as served before this work, measured in the same run:
 no preheated kernels and no precomputed root layout (each kernel imports umap-learn and
@@ -71,7 +73,20 @@ def measure(bundle: Path, n: int, *, new: bool, pool_size: int, spread: float, t
             after_drill=lambda: kernel_memory(server.process.pid),
         )
         problems = log_problems(server.log)  # before stopping: a refill cut short is no fault
+        if server.worker is not None:  # shared by all kernels, so reported on its own
+            print(
+                f"   projection worker after drilling: {worker_memory(server.worker.process.pid)}"
+            )
     return viewers, (at_map, at_end), problems
+
+
+def worker_memory(pid: int) -> str:
+    """Resident memory (MB) of the projection worker and its projector child."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    parts = [parent, *parent.children(recursive=True)]
+    return ", ".join(f"{p.name()} {p.pid} RSS {p.memory_info().rss / 2**20:.0f} MB" for p in parts)
 
 
 def _largest(memory: list[dict[str, float]], key: str) -> float:

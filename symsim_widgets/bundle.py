@@ -13,10 +13,14 @@ without touching the original files or a model again:
 ``items.csv`` / ``errors.csv``
     One row per item with its provenance (source, frame, scale, x, y, w, h, ...), and one
     row per rejected input with the reason.
-``embeddings.npz``
-    One float32 array per feature set, ``(N, D)``, row *i* for item *i*. The combined
-    ``symmetry+natural`` features keep their two branches too, so a view can re-weight
-    them without re-embedding.
+``embeddings/<i>.npy``
+    One float32 array per feature set, ``(N, D)``, row *i* for item *i*, each in a
+    ``.npy`` file of its own (the manifest's ``embedding_files`` maps each name to its
+    file), so :meth:`Bundle.load` can memory-map it. The combined ``symmetry+natural``
+    features keep their two branches too, so a view can re-weight them without
+    re-embedding. Bundles of format version 1 kept all of them in one
+    ``embeddings.npz``; they still load (memory-mapped too, when the archive is not
+    compressed).
 ``thumbnails.npz``
     The item thumbnails (uint8), packed flat with their shapes.
 ``layout.npy`` (optional)
@@ -51,12 +55,15 @@ from symsim_widgets._messages import preview
 from symsim_widgets.provenance import SourceProvenance, provenance_from_json
 
 FORMAT = "symsim-bundle"
-FORMAT_VERSION = 1
+#: Version 2 stores each feature array in a ``.npy`` file of its own (version 1: one
+#: ``embeddings.npz``); both are read.
+FORMAT_VERSION = 2
 
 _MANIFEST = "manifest.json"
 _ITEMS = "items.csv"
 _ERRORS = "errors.csv"
-_EMBEDDINGS = "embeddings.npz"
+_EMBEDDINGS_V1 = "embeddings.npz"
+_EMBEDDINGS_DIR = "embeddings"
 _THUMBNAILS = "thumbnails.npz"
 _LAYOUT = "layout.npy"
 
@@ -129,7 +136,7 @@ class Bundle:
                 raise BundleError(
                     f"embedding {name!r} has shape {array.shape}; expected ({n}, D) for {n} items"
                 )
-            bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+            bad = _non_finite_rows(array)
             if bad.size:
                 raise BundleError(
                     f"embedding {name!r} has non-finite values in rows {preview(bad)}"
@@ -250,10 +257,11 @@ class Bundle:
     def _write_into(self, folder: Path) -> None:
         self.items.to_csv(folder / _ITEMS, index=False)
         self.errors.to_csv(folder / _ERRORS, index=False)
-        with open(folder / _EMBEDDINGS, "wb") as fh:
-            np.savez(fh, **self.embeddings)
-            fh.flush()
-            os.fsync(fh.fileno())
+        (folder / _EMBEDDINGS_DIR).mkdir()
+        files = {}
+        for i, (name, array) in enumerate(self.embeddings.items()):
+            files[name] = f"{_EMBEDDINGS_DIR}/{i}.npy"  # names may hold '+' or '/'
+            _write_npy(folder / files[name], array)
         shapes = np.array([_shape3(t) for t in self.thumbnails], dtype=np.int64).reshape(-1, 3)
         flat = (
             np.concatenate(
@@ -275,13 +283,11 @@ class Bundle:
             "n_errors": len(self.errors),
             "primary": self.primary,
             "embeddings": {k: list(v.shape) for k, v in self.embeddings.items()},
+            "embedding_files": files,
             "info": self.info,
         }
         if self.layout is not None:
-            with open(folder / _LAYOUT, "wb") as fh:
-                np.save(fh, self.layout, allow_pickle=False)
-                fh.flush()
-                os.fsync(fh.fileno())
+            _write_npy(folder / _LAYOUT, self.layout)
             manifest["layout"] = list(self.layout.shape)
         # The manifest is written last: a folder without it is never taken for a bundle.
         write_text_atomically(
@@ -299,8 +305,8 @@ class Bundle:
             The bundle folder.
         mmap : bool
             Map the feature arrays and thumbnails read-only from the files instead of
-            reading them into memory: pages are read when used, and processes that open
-            the same bundle (the dashboard's kernels) share them.
+            reading them into memory (:class:`numpy.memmap`): pages are read when used,
+            and processes that open the same bundle (the dashboard's kernels) share them.
 
         Raises
         ------
@@ -322,7 +328,7 @@ class Bundle:
             errors = pd.DataFrame(columns=["source", "reason"])
         except (OSError, pd.errors.ParserError) as exc:
             raise BundleError(f"{folder / _ERRORS}: unreadable ({exc})") from exc
-        embeddings = _read_npz(folder / _EMBEDDINGS, mmap=mmap)
+        embeddings = _read_embeddings(folder, manifest, mmap=mmap)
         thumbs = _read_npz(folder / _THUMBNAILS, mmap=mmap)
         thumbnails = _unpack_thumbnails(folder / _THUMBNAILS, thumbs)
         if len(items) != manifest["n_items"]:
@@ -400,6 +406,70 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
+def embedding_files(folder: str | os.PathLike) -> list[Path]:
+    """The files holding a bundle's feature arrays (one ``embeddings.npz`` for format
+    version 1), e.g. to tell whether the features changed.
+
+    Raises
+    ------
+    BundleError
+        When ``folder`` is not a bundle this package reads.
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest["format_version"] == 1:
+        return [folder / _EMBEDDINGS_V1]
+    return [folder / _embedding_file(folder, manifest, name) for name in manifest["embeddings"]]
+
+
+def _embedding_file(folder: Path, manifest: dict[str, Any], name: str) -> str:
+    """The manifest's file name of feature array ``name``, checked to stay in ``folder``."""
+    relative = manifest.get("embedding_files", {}).get(name)
+    if not isinstance(relative, str) or not relative.endswith(".npy"):
+        raise BundleError(f"{folder / _MANIFEST}: no .npy file named for embedding {name!r}")
+    if Path(relative).is_absolute() or ".." in Path(relative).parts:
+        raise BundleError(
+            f"{folder / _MANIFEST}: the file of embedding {name!r} ({relative}) is outside "
+            "the bundle"
+        )
+    return relative
+
+
+def _read_embeddings(
+    folder: Path, manifest: dict[str, Any], *, mmap: bool
+) -> dict[str, np.ndarray]:
+    """The feature arrays, from ``embeddings/<i>.npy`` (format 2) or ``embeddings.npz``."""
+    if manifest["format_version"] == 1:
+        return _read_npz(folder / _EMBEDDINGS_V1, mmap=mmap)
+    shapes = manifest.get("embeddings")
+    if not isinstance(shapes, dict) or not shapes:
+        raise BundleError(f"{folder / _MANIFEST}: lists no embedding arrays")
+    out = {}
+    for name, shape in shapes.items():
+        file = folder / _embedding_file(folder, manifest, name)
+        try:
+            array = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except FileNotFoundError as exc:
+            raise BundleError(f"{file}: missing (embedding {name!r})") from exc
+        except Exception as exc:  # ValueError, EOFError, OSError, ...
+            raise BundleError(f"{file}: corrupt or truncated (embedding {name!r}: {exc})") from exc
+        if list(array.shape) != list(shape):
+            raise BundleError(
+                f"{file}: embedding {name!r} has shape {array.shape}, but the manifest "
+                f"says {tuple(shape)}"
+            )
+        out[name] = array
+    return out
+
+
+def _write_npy(file: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``file`` as ``.npy`` (no pickles), flushed to disk."""
+    with open(file, "wb") as fh:
+        np.save(fh, np.asarray(array), allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def _read_npz(file: Path, *, mmap: bool = False) -> dict[str, np.ndarray]:
     try:
         if mmap:
@@ -449,6 +519,16 @@ def _map_npz(file: Path) -> dict[str, np.ndarray]:
                 order="F" if fortran else "C",
             )
     return out
+
+
+def _non_finite_rows(array: np.ndarray, block: int = 8192) -> np.ndarray:
+    """Indices of the rows of ``array`` holding NaN or infinity, checked ``block`` rows at
+    a time (a memory-mapped array is never copied whole)."""
+    bad = [
+        start + np.flatnonzero(~np.isfinite(array[start : start + block]).all(axis=1))
+        for start in range(0, len(array), block)
+    ]
+    return np.concatenate(bad) if bad else np.zeros(0, np.int64)
 
 
 def _unpack_thumbnails(file: Path, data: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -131,6 +131,8 @@ class DashboardServer:
     log: Path
     port: int
     _log_file: Any = field(default=None, repr=False)
+    #: The projection worker the kernels send their projections to (None: they project).
+    worker: Any = None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop Voila (terminate, then kill)."""
@@ -141,6 +143,9 @@ class DashboardServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=timeout)
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -161,6 +166,7 @@ def serve(
     env: dict[str, str] | None = None,
     pool_size: int = DEFAULT_POOL_SIZE,
     root_layout: bool = True,
+    projection_worker: bool = True,
 ) -> DashboardServer:
     """Start Voila on the dashboard notebook for ``bundle``, bound to 127.0.0.1.
 
@@ -185,6 +191,10 @@ def serve(
         Project the root once here (:func:`prepare_root_layout`, cached) so that the
         kernels read it instead of importing umap-learn and torch to project it. False:
         each kernel projects the root itself (the behaviour before this option).
+    projection_worker : bool
+        Start one projection worker (:func:`~symsim_widgets.projection_worker.start_worker`)
+        that every kernel sends its drills to, so no viewer's kernel imports umap-learn;
+        it stops with the server. False: each kernel projects in its own process.
 
     Returns
     -------
@@ -259,11 +269,22 @@ def serve(
             f"--pool_size={pool_size}",
             f"--VoilaKernelManager.fill_delay={POOL_FILL_DELAY}",
         ]
+    worker = None
+    if projection_worker:
+        from symsim_widgets.projection_worker import start_worker
+
+        worker = start_worker(log=log_file)
+        environment.update(worker.env)
     process = subprocess.Popen(
         command, stdout=log_file, stderr=subprocess.STDOUT, env=environment, cwd=folder
     )
     server = DashboardServer(
-        url=f"http://127.0.0.1:{port}/", process=process, log=log, port=port, _log_file=log_file
+        url=f"http://127.0.0.1:{port}/",
+        process=process,
+        log=log,
+        port=port,
+        _log_file=log_file,
+        worker=worker,
     )
     deadline = time.monotonic() + timeout
     while True:

@@ -177,14 +177,16 @@ def root_layout_file(bundle: str | os.PathLike[str]) -> Path:
         When ``bundle`` is not a bundle folder.
     """
     from symsim_widgets import __version__
-    from symsim_widgets.bundle import read_manifest
+    from symsim_widgets.bundle import embedding_files
 
     folder = Path(bundle).expanduser().resolve()
-    read_manifest(folder)  # BundleError with a clear message for a non-bundle
+    files = embedding_files(folder)  # BundleError with a clear message for a non-bundle
     digest = hashlib.sha256()
     digest.update((folder / "manifest.json").read_bytes())
-    stat = (folder / "embeddings.npz").stat()
-    digest.update(f"{stat.st_size}:{stat.st_mtime_ns}:{__version__}:{_LAYOUT_VERSION}".encode())
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}:".encode())
+    digest.update(f"{__version__}:{_LAYOUT_VERSION}".encode())
     return cache_root() / "dashboard" / "layouts" / f"{digest.hexdigest()[:24]}.npy"
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from symsim_widgets.bundle import Bundle, BundleError, read_manifest
+from symsim_widgets.bundle import Bundle, BundleError, embedding_files, read_manifest
 
 
 def _bundle(n: int = 5, seed: int = 0) -> Bundle:
@@ -61,9 +61,65 @@ def test_a_memory_mapped_bundle_reads_the_same_arrays_read_only(tmp_path):
     for a, b in zip(mapped.thumbnails, original.thumbnails, strict=True):
         np.testing.assert_array_equal(a, b)
     assert isinstance(mapped.thumbnails[0].base, np.memmap)
-    (path / "embeddings.npz").write_bytes(b"PK\x03\x04 not an archive")
-    with pytest.raises(BundleError, match=r"embeddings\.npz: corrupt or truncated"):
+    assert all(isinstance(a.base, np.memmap) for a in mapped.embeddings.values())
+    (path / "embeddings" / "0.npy").write_bytes(b"\x93NUMPY not an array")
+    with pytest.raises(BundleError, match=r"0\.npy: corrupt or truncated \(embedding 'natural'"):
         Bundle.load(path, mmap=True)
+
+
+def _as_format_1(path):
+    """Rewrite a saved bundle as format version 1 wrote it: one embeddings.npz."""
+    manifest = json.loads((path / "manifest.json").read_text())
+    arrays = {name: np.load(path / file) for name, file in manifest["embedding_files"].items()}
+    for file in (path / "embeddings").iterdir():
+        file.unlink()
+    (path / "embeddings").rmdir()
+    np.savez(path / "embeddings.npz", **arrays)
+    del manifest["embedding_files"]
+    manifest["format_version"] = 1
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_bundles_of_format_1_still_load(tmp_path, mmap):
+    original = _bundle()
+    path = original.save(tmp_path / "old.symsim")
+    _as_format_1(path)
+    loaded = Bundle.load(path, mmap=mmap)
+    for name, array in original.embeddings.items():
+        np.testing.assert_array_equal(loaded.embeddings[name], array)
+    assert embedding_files(path) == [path / "embeddings.npz"]
+
+
+def test_each_feature_array_is_its_own_npy_file(tmp_path):
+    original = _bundle()
+    original.embeddings = {"symmetry+natural": original.embeddings["natural"]}
+    original.primary = "symmetry+natural"
+    path = original.save(tmp_path / "b.symsim")
+    manifest = read_manifest(path)
+    assert manifest["format_version"] == 2
+    assert manifest["embedding_files"] == {"symmetry+natural": "embeddings/0.npy"}
+    assert embedding_files(path) == [path / "embeddings" / "0.npy"]
+    np.testing.assert_array_equal(
+        np.load(path / "embeddings" / "0.npy"), original.embeddings["symmetry+natural"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m["embedding_files"].update(natural="../../elsewhere.npy"), "outside"),
+        (lambda m: m["embedding_files"].pop("natural"), "no .npy file named"),
+        (lambda m: m["embeddings"].update(natural=[5, 8]), r"manifest says \(5, 8\)"),
+    ],
+)
+def test_manifests_naming_wrong_embedding_files_are_refused(tmp_path, change, message):
+    path = _bundle().save(tmp_path / "b")
+    manifest = json.loads((path / "manifest.json").read_text())
+    change(manifest)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=message):
+        Bundle.load(path)
 
 
 def test_no_errors_round_trip(tmp_path):
@@ -115,7 +171,8 @@ def test_failed_write_leaves_no_bundle_and_keeps_the_old_one(tmp_path):
     [
         (lambda p: (p / "manifest.json").unlink(), "not a symsim bundle"),
         (lambda p: (p / "manifest.json").write_text("{not json"), "corrupt manifest"),
-        (lambda p: (p / "embeddings.npz").write_bytes(b"PK\x03\x04 truncated"), "embeddings.npz"),
+        (lambda p: (p / "embeddings" / "1.npy").write_bytes(b"\x93NUMPY"), r"1\.npy: corrupt"),
+        (lambda p: (p / "embeddings" / "0.npy").unlink(), r"0\.npy: missing \(embedding"),
         (lambda p: (p / "thumbnails.npz").unlink(), "thumbnails.npz: missing"),
         (lambda p: (p / "items.csv").write_text("source\nonly-one-row\n"), "manifest says 5"),
     ],
@@ -167,10 +224,11 @@ def test_summary_counts(tmp_path):
 
 def test_bundle_files_never_need_pickle(tmp_path):
     path = _bundle().save(tmp_path / "b")
-    for name in ("embeddings.npz", "thumbnails.npz"):
-        with np.load(os.path.join(path, name), allow_pickle=False) as data:
-            for key in data.files:
-                assert data[key].dtype != object
+    with np.load(os.path.join(path, "thumbnails.npz"), allow_pickle=False) as data:
+        for key in data.files:
+            assert data[key].dtype != object
+    for file in embedding_files(path):
+        assert np.load(file, allow_pickle=False).dtype == np.float32
 
 
 # --------------------------------------------------------------------------- root layout

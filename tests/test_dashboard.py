@@ -27,6 +27,7 @@ from symsim_widgets.dashboard import (
     open_dashboard,
     serve,
 )
+from symsim_widgets.projection_worker import SOCKET_ENV, worker_status
 
 REPO = Path(__file__).resolve().parents[1]
 SYMSIM = str(Path(sys.executable).with_name("symsim"))  # the installed console script
@@ -87,7 +88,13 @@ def test_serve_binds_loopback_only(bundle):
         if outside is not None:
             with pytest.raises(OSError), socket.create_connection((outside, server.port), 2):
                 pass
+        # one projection worker, on a Unix socket (no TCP port), named to the kernels
+        worker = server.worker
+        assert worker.address.endswith(".sock") and worker.env[SOCKET_ENV] == worker.address
+        assert worker_status((worker.address, worker.key))["served"] == 0
     assert server.process.poll() is not None
+    assert worker.process.poll() is not None  # stopped with the server
+    assert not Path(worker.address).exists()
 
 
 def test_dashboard_command_prints_the_url_and_serves(bundle):

@@ -101,8 +101,8 @@ def test_a_page_that_cannot_be_served_in_time_says_so_in_words(bundle, tmp_path,
     # A bundle whose embeddings file is a pipe nobody writes to: opening it never ends.
     stuck = tmp_path / "stuck.symsim"
     shutil.copytree(bundle, stuck)
-    (stuck / "embeddings.npz").unlink()
-    os.mkfifo(stuck / "embeddings.npz")
+    (stuck / "embeddings" / "0.npy").unlink()
+    os.mkfifo(stuck / "embeddings" / "0.npy")
     monkeypatch.setattr(dashboard, "CELL_TIMEOUT", 2)
     with serve(stuck, timeout=120, pool_size=0, root_layout=False) as server:
         with urllib.request.urlopen(server.url, timeout=120) as response:
