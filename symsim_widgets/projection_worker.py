@@ -234,13 +234,15 @@ class _Projector:
             self.start()
         assert self._conn is not None
         n = len(embeddings)
+        timed_out = False
         try:
             self._conn.send((embeddings, params))
             if self._conn.poll(time_limit):
                 return self._conn.recv()
-        except (EOFError, OSError):
-            pass
-        if self._process.is_alive():
+            timed_out = True
+        except (EOFError, OSError):  # the projector died: let it be reaped first
+            self._process.join(10)
+        if timed_out:
             self.stop()
             self.start()
             return (
