@@ -11,6 +11,7 @@ from symsim_widgets.symmetry.classify import load_classifier  # noqa: E402
 from symsim_widgets.symmetry.weights import (  # noqa: E402
     DEFAULT_WEIGHTS,
     WEIGHTS_ENV,
+    load_logit_runner,
     load_network,
     weights_path,
 )
@@ -37,3 +38,37 @@ def test_the_checkpoint_is_loaded_once_for_every_user(monkeypatch):
     assert load_classifier(None, "cpu")[0] is network  # classify_symmetry's loader
     assert load_model("symmetry", device="cpu").network is network  # the registry's model
     assert meta["class_names"][0] == "p1"
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="the symmetry weights are not shipped")
+def test_the_frozen_runner_gives_the_eager_networks_logits(monkeypatch):
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    network, meta = load_network(None, "cpu")
+    logits_of, same_meta, kind = load_logit_runner(None, "cpu")
+    assert same_meta is meta
+    assert kind == "torchscript-frozen"
+    assert load_logit_runner(None, "cpu")[0] is logits_of  # built once
+    size = int(meta["input_size"])
+    # a batch size other than the probe's, of real-looking input
+    batch = torch.rand((5, 1, size, size), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        fast, eager = logits_of(batch), network(batch)
+    assert fast.shape == (5, len(meta["class_names"]))
+    torch.testing.assert_close(fast, eager, rtol=1e-3, atol=1e-3)
+    assert torch.equal(fast.argmax(dim=1), eager.argmax(dim=1))
+    assert next(network.parameters()).is_contiguous()  # the shared network is untouched
+
+
+def test_the_runner_stays_eager_when_asked(monkeypatch, tmp_path):
+    from symsim_widgets.symmetry.network import SymmetryNet, save_checkpoint
+
+    monkeypatch.setenv("SYMSIM_JIT", "0")
+    net = SymmetryNet(width=8, orientations=4).eval()
+    path = tmp_path / "tiny.pt"
+    meta = {"input_size": 32, "mean": 0.5, "std": 0.25, "recipe": {}, "accuracy": {},
+            "class_names": [f"g{k}" for k in range(17)]}  # fmt: skip
+    save_checkpoint(path, net, meta)
+    logits_of, _, kind = load_logit_runner(path, "cpu")
+    assert kind == "eager"
+    with torch.inference_mode():
+        assert logits_of(torch.rand((3, 1, 32, 32))).shape == (3, 17)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from symsim_widgets._progress import progress_bar
-from symsim_widgets.symmetry.weights import DEFAULT_WEIGHTS, load_network
+from symsim_widgets.symmetry.weights import DEFAULT_WEIGHTS, load_logit_runner, load_network
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -105,7 +105,7 @@ def classify_symmetry(
     )
 
     checkpoint = _checkpoint_of(model, weights)
-    collection = Collection.coerce(images)
+    collection = Collection.coerce(images, progress=progress)
     if cache is not False and cache is not None:
         if checkpoint is not None:
             raise ValueError(
@@ -150,7 +150,7 @@ def classify_symmetry(
     bar = progress_bar(
         total=len(collection), desc="classifying symmetry", unit="img", enabled=progress
     )
-    with ThreadPoolExecutor(max_workers=1) as pool, torch.no_grad(), bar:
+    with ThreadPoolExecutor(max_workers=1) as pool, torch.inference_mode(), bar:
         pending = pool.submit(prepare, batches[0]) if batches else None
         for k in range(len(batches)):
             bar.update(len(batches[k - 1]) if k else 0)
@@ -171,13 +171,10 @@ def classify_symmetry(
 
 def _logit_runner(checkpoint: str | os.PathLike | None, device: str) -> tuple[Any, dict]:
     """``(logits_of, metadata)``: ``logits_of(batch)`` gives the network's logits (the
-    mean over its orientations) of a prepared CPU batch, on the network's device."""
-    network, meta = load_classifier(checkpoint, device)
-    dev = next(network.parameters()).device
-
-    def logits_of(batch: Any) -> Any:
-        return network(batch.to(dev))
-
+    mean over its orientations) of a prepared CPU batch, on the network's device (the
+    TorchScript-frozen network on the CPU, :func:`~symsim_widgets.symmetry.weights.
+    load_logit_runner`)."""
+    logits_of, meta, _ = load_logit_runner(checkpoint, device)
     return logits_of, meta
 
 
