@@ -11,6 +11,8 @@ widget involved:
 * :func:`tiles_in_polygon`: which tiles a polygon drawn on the source image covers (a tile
   is covered when its centre lies inside the polygon: the same test the map's lasso
   applies to points);
+* :func:`read_source_frame`: the source frame's pixels, put together from the collection's
+  tiles or read again from the file;
 * :func:`symmetry_map`: an RGBA image of the source frame in which every pixel takes the
   colour of the tile of one scale whose centre is nearest (overlapping tiles share their
   overlap half and half), coloured by an item column (``predicted_group`` by default,
@@ -47,6 +49,7 @@ __all__ = [
     "NOT_PERIODIC_LABEL",
     "TILE_COLUMNS",
     "SourceMapError",
+    "read_source_frame",
     "source_tiles",
     "symmetry_map",
     "tiles_in_polygon",
@@ -339,3 +342,63 @@ def symmetry_map(
     rgba[~covered_y] = 0
     rgba[:, ~covered_x] = 0
     return rgba, legend
+
+
+def read_source_frame(
+    items: Any,
+    source: str,
+    *,
+    frame: int | None = None,
+    collection: Any = None,
+) -> np.ndarray:
+    """The pixels of a source frame, as float32 in [0, 1] (grey or RGB).
+
+    With a ``collection`` (e.g. :attr:`Bundle.collection`) the frame is put together from
+    the raw pixels of its largest tiles (the tiles of every scale cover the whole frame),
+    so in-memory arrays work too; without one the file named by ``source`` is read again.
+
+    Parameters
+    ----------
+    items : pandas.DataFrame, Collection or Bundle
+        Items with the :data:`TILE_COLUMNS`.
+    source, frame
+        As in :func:`source_tiles`.
+    collection : Collection, optional
+        The collection the items come from, with these items in the same order.
+
+    Raises
+    ------
+    SourceMapError
+        Naming the source when its pixels cannot be had: an array without its
+        collection, a file that has moved or cannot be decoded.
+    """
+    from symsim_widgets import imaging
+
+    table = _items_of(items)
+    tiles = source_tiles(table, source, frame=frame)
+    first = int(tiles["item"].iloc[0])
+    frame = int(table.at[first, "frame"])
+    if collection is not None:
+        big = tiles[tiles["w"] * tiles["h"] == (tiles["w"] * tiles["h"]).max()]
+        try:
+            parts = [(row, collection.raw(int(row.item))) for row in big.itertuples()]
+        except Exception as exc:  # a moved or changed file: say which, never a traceback
+            raise SourceMapError(f"cannot read source {source!r}: {exc}") from None
+        height = int(table.at[first, "source_height"])
+        width = int(table.at[first, "source_width"])
+        sample = parts[0][1]
+        canvas = np.zeros((height, width, *sample.shape[2:]), dtype=sample.dtype)
+        for row, pixels in parts:
+            canvas[row.y : row.y + row.h, row.x : row.x + row.w] = pixels
+        return imaging.normalize(canvas)
+    if "format" in table.columns and str(table.at[first, "format"]) == "array":
+        raise SourceMapError(
+            f"item {first} comes from the in-memory array {source!r}, which only its "
+            "Collection holds: open the explorer on the collection to see its source"
+        )
+    try:
+        with imaging.open_image(str(source)) as reader:
+            pixels = reader.read(frame)
+    except Exception as exc:  # a moved file, a changed one: name it
+        raise SourceMapError(f"cannot read source {source!r} (item {first}): {exc}") from None
+    return imaging.normalize(imaging.finalize(pixels))
