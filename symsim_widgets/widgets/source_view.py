@@ -23,6 +23,7 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 import traitlets as t
+from ipyevents import Event
 from skimage.transform import resize
 
 from symsim_widgets.source_maps import (
@@ -30,6 +31,7 @@ from symsim_widgets.source_maps import (
     read_source_frame,
     source_tiles,
     symmetry_map,
+    tiles_in_polygon,
 )
 from symsim_widgets.widgets.images import png_bytes, to_uint8
 
@@ -71,6 +73,12 @@ class SourceView(w.VBox):
         Hides the "save PNG" button.
     strip : list of [source, count]
         Sources of the outlined tiles with their counts (the buttons of the strip).
+    gesture : dict
+        The last lasso drawn on the image with the mouse: ``{"polygon": [[x, y], ...],
+        "covered": [root indices], "serial": n}``, vertices in pixels of the source
+        frame; ``covered`` are the tiles whose centres it holds
+        (:func:`~symsim_widgets.source_maps.tiles_in_polygon`). Setting ``polygon`` from
+        Python does what the mouse does.
     """
 
     source = t.Unicode("")
@@ -81,6 +89,7 @@ class SourceView(w.VBox):
     message = t.Unicode("")
     read_only = t.Bool(False)
     strip = t.List()
+    gesture = t.Dict()
 
     def __init__(self, items: pd.DataFrame, *, collection: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -90,6 +99,15 @@ class SourceView(w.VBox):
         self.legend: dict[str, tuple[int, int, int, int]] = {}
         self._image = w.Image(format="png", layout=w.Layout(max_width=f"{DISPLAY_SIDE}px"))
         self._image.add_class("symsim-source-image")
+        self._drag: list[list[float]] | None = None
+        self._mouse = Event(
+            source=self._image,
+            watched_events=["mousedown", "mousemove", "mouseup"],
+            prevent_default_action=True,
+            wait=20,
+            throttle_or_debounce="throttle",
+        )
+        self._mouse.on_dom_event(self._on_mouse)
         self._caption = w.HTML()
         self._caption.add_class("symsim-source-caption")
         self._legend = w.HTML()
@@ -184,7 +202,57 @@ class SourceView(w.VBox):
         Image.fromarray(self.picture()).save(out)
         return out
 
+    def select_polygon(self, polygon: Any) -> np.ndarray:
+        """Publish a lasso on the shown source (pixel vertices) in :attr:`gesture`, as
+        the mouse does; returns the root indices of the tiles it covers."""
+        covered = tiles_in_polygon(self.items, self.source, polygon, frame=self.frame)
+        self.gesture = {
+            "polygon": [[float(x), float(y)] for x, y in polygon],
+            "covered": covered.tolist(),
+            "serial": int(self.gesture.get("serial", 0)) + 1,
+        }
+        return covered
+
     # ------------------------------------------------------------------ internals
+    def _to_pixels(self, event: dict[str, Any]) -> list[float] | None:
+        try:
+            rx, ry = float(event["relativeX"]), float(event["relativeY"])
+            width = float(event["boundingRectWidth"])
+            height = float(event["boundingRectHeight"])
+            first = int(source_tiles(self.items, self.source, frame=self.frame).item.iloc[0])
+        except (KeyError, TypeError, ValueError, IndexError, SourceMapError):
+            return None
+        if width <= 0 or height <= 0:
+            return None
+        frame_w = float(self.items.at[first, "source_width"])
+        frame_h = float(self.items.at[first, "source_height"])
+        return [rx / width * frame_w, ry / height * frame_h]
+
+    def _on_mouse(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        point = self._to_pixels(event)
+        if point is None:
+            return
+        if kind == "mousedown" and event.get("button", 0) == 0:
+            self._drag = [point]
+        elif kind == "mousemove" and self._drag is not None:
+            if not event.get("buttons", 1):  # released outside the image
+                self._finish_drag()
+            else:
+                self._drag.append(point)
+        elif kind == "mouseup" and self._drag is not None:
+            self._drag.append(point)
+            self._finish_drag()
+
+    def _finish_drag(self) -> None:
+        polygon, self._drag = self._drag or [], None
+        if len(polygon) < 3:  # a click is not a lasso
+            return
+        try:
+            self.select_polygon(polygon)
+        except SourceMapError as exc:
+            self.message = str(exc)
+
     @t.validate("outlined")
     def _valid_outlined(self, proposal: Any) -> np.ndarray:
         return np.unique(np.asarray(proposal["value"], dtype=np.int64).reshape(-1))
