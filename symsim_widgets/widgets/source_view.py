@@ -314,7 +314,13 @@ class SourceView(w.VBox):
         self._caption.value = (
             f"<span style='font-size:12px'>source <b>{html.escape(Path(self.source).name)}</b>"
             f" frame {self.frame} · <span class='symsim-source-outlined'>{n}</span> selected"
-            " tiles here</span>"
+            " tiles here"
+            + (
+                f" · item <span class='symsim-source-hovered'>{self.hovered_item}</span>"
+                if self.hovered_item >= 0
+                else ""
+            )
+            + "</span>"
         )
         self._legend.value = "".join(
             f"<span style='margin-right:8px'><span style='color:rgb{rgba[:3]}'>&#9632;</span>"
