@@ -29,6 +29,7 @@ _LAZY = {
     "Bundle": "symsim_widgets.bundle",
     "embed_collection": "symsim_widgets.pipeline",
     "demo_collection": "symsim_widgets.demo",
+    "symmetry_map": "symsim_widgets.source_maps",
 }
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "generate_wallpaper",
     "load_model",
     "project",
+    "symmetry_map",
 ]
 assert sorted(__all__) == sorted(["__version__", *_LAZY])
 
@@ -62,6 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from symsim_widgets.models import available_models, load_model
     from symsim_widgets.pipeline import embed_collection
     from symsim_widgets.projection import project
+    from symsim_widgets.source_maps import symmetry_map
     from symsim_widgets.symmetry import WALLPAPER_GROUPS, classify_symmetry, generate_wallpaper
     from symsim_widgets.widgets import Explorer
 

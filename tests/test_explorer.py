@@ -287,3 +287,46 @@ def test_the_open_tab_is_a_trait(explorer):
     assert explorer.mosaic.active
     with pytest.raises(Exception, match="tab"):
         explorer.tab = "map"
+
+
+def test_source_view_follows_hover_and_selection(explorer, collection):
+    """Hovering a point shows its source with its outline; a map selection outlines its
+    tiles on the source; show_source refuses a path that is not a source."""
+    items = explorer.items
+    tiled = items.index[items.scale != "full"]
+    item = int(tiled[0])
+    explorer.scatter.show_tooltip(item)  # what hovering the point does
+    view = explorer.source_view
+    assert (view.source, view.hovered_item) == (items.source[item], item)
+    assert view.message == ""
+    same_source = items.index[items.source == items.source[item]][:4]
+    explorer.select(same_source)
+    assert view.outlined.tolist() == sorted(same_source.tolist())
+    assert view.source == items.source[item]
+    explorer.show_source(int(same_source[-1]))
+    assert view.hovered_item == int(same_source[-1])
+    with pytest.raises(ValueError, match="is not a source"):
+        explorer.show_source("/nowhere/else.png")
+    assert "/nowhere/else.png" in explorer.message
+
+
+def test_lasso_on_the_source_selects_the_tiles_on_the_map(explorer):
+    from symsim_widgets.source_maps import source_tiles
+
+    items = explorer.items
+    source = items.source[items.index[items.scale != "full"][0]]
+    explorer.show_source(source)
+    width, height = (
+        int(items.source_width[items.source == source].iloc[0]),
+        int(items.source_height[items.source == source].iloc[0]),
+    )
+    polygon = [(0, 0), (width * 0.6, 0), (width * 0.6, height * 0.6), (0, height * 0.6)]
+    covered = explorer.source_view.select_polygon(polygon)
+    tiles = source_tiles(items, source)
+    cx, cy = tiles.x + tiles.w / 2, tiles.y + tiles.h / 2
+    expected = tiles.item[(cx < width * 0.6) & (cy < height * 0.6)].to_numpy()
+    assert covered.tolist() == sorted(expected.tolist())
+    assert explorer.selected.tolist() == sorted(expected.tolist())
+    assert explorer.scatter.selected.tolist() == sorted(expected.tolist())
+    child = explorer.drill()  # drillable like any selection
+    assert child.indices.tolist() == sorted(expected.tolist())

@@ -47,6 +47,7 @@ from symsim_widgets.widgets._jobs import BackgroundJobs
 from symsim_widgets.widgets._maps import MapsByWeight
 from symsim_widgets.widgets._opening import open_bundle, open_root
 from symsim_widgets.widgets._query_tags import QueryAndTags
+from symsim_widgets.widgets._source_methods import SourceMethods
 from symsim_widgets.widgets._ui import UiScheduler
 from symsim_widgets.widgets.colors import default_color_column
 from symsim_widgets.widgets.controls import folder_picker
@@ -63,7 +64,7 @@ class SelectionError(ValueError):
     """A selection cannot be used (too small, or points outside the current node)."""
 
 
-class Explorer(QueryAndTags, w.VBox):
+class Explorer(QueryAndTags, SourceMethods, w.VBox):
     """Recursive exploration of an image collection, as a Jupyter widget.
 
     Parameters

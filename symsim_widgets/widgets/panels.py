@@ -26,6 +26,7 @@ from symsim_widgets.widgets.images import ItemSource
 from symsim_widgets.widgets.mosaic import MosaicView
 from symsim_widgets.widgets.query_view import QueryView
 from symsim_widgets.widgets.scatter import PointSet, ScatterView
+from symsim_widgets.widgets.source_view import SourceView
 from symsim_widgets.widgets.tree import TreeView
 
 #: The side panel's tabs, in order.
@@ -76,6 +77,8 @@ class ExplorerPanels:
         self.controls = ControlsView()
         self.query_view = QueryView()
         self.controls.color_options = list(color_columns(source.items))
+        # the source view (issue 12): under the map, linked to hover and selection
+        self.source_view = SourceView(source.items, collection=source.collection)
         self.tabs = w.Tab(children=[self.gallery, self.mosaic])
         for k, name in enumerate(TABS):
             self.tabs.set_title(k, name)
@@ -91,6 +94,7 @@ class ExplorerPanels:
                 layout=w.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="8px"),
             ),
             *extra,
+            self.source_view,
         ]
 
     def connect(self, explorer: Any) -> None:
@@ -172,12 +176,36 @@ class ExplorerPanels:
         self.controls.on("export", lambda: write("export"))
         self.controls.on("save", lambda: write("save"))
         self.scatter.observe(gesture, "gesture")
+        # source view (issue 12): hovering a point shows its micrograph with its outline
+        self.source_view.read_only = explorer.read_only
+        self.scatter.observe(
+            lambda change: change["new"] >= 0 and self.source_view.show_item(change["new"]),
+            "hovered",
+        )
+
+        def source_lasso(change: Any) -> None:
+            # tiles covered on the micrograph -> the same selection as a map lasso
+            covered = np.asarray(change["new"].get("covered", []), dtype=np.int64)
+            inside = covered[explorer.current.contains(covered)] if covered.size else covered
+            explorer.select(inside)
+            left_out = covered.size - inside.size
+            explorer.message = (
+                f"{left_out} of the {covered.size} tiles lassoed are not in the current node"
+                if left_out
+                else ""
+                if inside.size
+                else "the lasso on the source holds no tile centre"
+            )
+
+        self.source_view.observe(source_lasso, "gesture")
 
     def set_source(self, source: ItemSource) -> None:
         """Show other items (after images were added)."""
         self.gallery.source = source
         self.mosaic.source = source
         self.scatter._source = source  # the scatter view has no public source trait yet
+        self.source_view.items = source.items
+        self.source_view.collection = source.collection
         self.controls.color_options = list(color_columns(source.items))
 
     def show_node(
@@ -205,8 +233,10 @@ class ExplorerPanels:
         self.mosaic.points = points
 
     def show_selection(self, node: ExplorationNode, selection: np.ndarray) -> None:
-        """Mark the selection on the map; the gallery shows it (or the node when empty)."""
+        """Mark the selection on the map and its tiles on the source view; the gallery
+        shows it (or the node when empty)."""
         self.scatter.selected = selection
+        self.source_view.outlined = selection
         if selection.size:
             self.gallery.indices = selection
             self.gallery.title = f"selection: {selection.size:,} items"

@@ -1,0 +1,98 @@
+"""Tests of symsim_widgets.widgets.source_view through the SourceView's public traits."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as skdata
+
+from symsim_widgets.collection import Collection
+from symsim_widgets.source_maps import source_tiles
+from symsim_widgets.tiling import Tiling
+from symsim_widgets.widgets.source_view import SourceView
+
+
+@pytest.fixture(scope="module")
+def images() -> Collection:
+    return Collection.from_arrays(
+        [skdata.camera(), skdata.coins()],
+        names=["camera", "coins"],
+        tiles=Tiling(sizes=(0.5, 0.25), overlap=0.25),
+        progress=False,
+    )
+
+
+def _shown(view: SourceView) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(view._image.value)))
+
+
+def test_hovered_item_is_outlined_in_red_at_its_place(images):
+    view = SourceView(images.items, collection=images)
+    item = int(source_tiles(images, "camera", scale="0.25").item.iloc[5])
+    view.show_item(item)
+    assert (view.source, view.frame, view.hovered_item) == ("camera", 0, item)
+    picture = view.picture()
+    row = images.items.loc[item]
+    assert picture.shape == (512, 512, 3)
+    assert tuple(picture[row.y + 1, row.x + row.w // 2]) == (230, 20, 20)
+    assert view.message == ""
+    assert _shown(view).shape[:2] == (480, 480)
+
+
+def test_outlined_selection_strip_and_stepping(images):
+    view = SourceView(images.items, collection=images)
+    camera = source_tiles(images, "camera").item.to_numpy()[:3]
+    coins = source_tiles(images, "coins").item.to_numpy()[:5]
+    view.outlined = np.concatenate([camera, coins])
+    assert view.strip == [["coins", 5], ["camera", 3]]
+    assert view.source == "coins"
+    assert len(view._strip.children) == 2
+    view._strip.children[1].click()
+    assert view.source == "camera"
+    picture = view.picture()
+    first = images.items.loc[camera[0]]
+    assert tuple(picture[first.y + 1, first.x + first.w // 2]) == (255, 160, 0)
+
+
+def test_colour_overlay_legend_and_png_export(images, tmp_path):
+    items = images.items.copy()
+    items["predicted_group"] = np.where(items.x < 200, "p4m", "none")
+    view = SourceView(items, collection=images)
+    view.show_source("camera")
+    view.color_by = "predicted_group"
+    assert set(view.legend) == {"p4m", "none (not periodic)"}
+    path = view.save_png(tmp_path / "map.png")
+    saved = np.asarray(Image.open(path))
+    assert saved.shape == (512, 512, 3)
+    assert len(np.unique(saved.reshape(-1, 3), axis=0)) > 10
+
+
+def test_bad_inputs_give_messages_naming_them(images, tmp_path):
+    view = SourceView(images.items, collection=images)
+    with pytest.raises(ValueError, match=r"'elsewhere\.tif' is not a source"):
+        view.show_source("elsewhere.tif")
+    assert "elsewhere.tif" in view.message
+    # a bundle without its collection: the array's pixels are gone
+    bare = SourceView(images.items)
+    bare.show_item(0)
+    assert "item 0 comes from the in-memory array 'camera'" in bare.message
+    # a file that has moved
+    moved = images.items.copy()
+    moved["source"] = str(tmp_path / "moved.png")
+    moved["format"] = "png"
+    lost = SourceView(moved)
+    lost.show_item(2)
+    assert "moved.png" in lost.message and "item 0" in lost.message
+    # items with no tile columns
+    flat = SourceView(images.items.drop(columns=["x", "y"]))
+    flat.show_item(1)
+    assert "no tile column" in flat.message
+
+
+def test_read_only_hides_the_save_button(images):
+    view = SourceView(images.items, collection=images)
+    view.read_only = True
+    assert view._saving.layout.display == "none"
