@@ -18,14 +18,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "symsim_widgets"
 DATA_MODULES = ("exploration", "collection", "embedding", "projection")
 WIDGET_LIBRARIES = ("ipywidgets", "bqplot", "ipyevents", "traitlets")
 
-#: Imports that close a cycle today and that a part of issue 9 done in parallel removes
-#: ("pipeline": the default blend weight leaves ``embedding`` for a module below
-#: ``models``). The cycle test leaves these edges out; the list may only shrink, since an
-#: entry that no longer closes a cycle fails :func:`test_known_cycle_edges_still_exist`.
-KNOWN_CYCLE_EDGES: set[tuple[str, str]] = {
-    ("symsim_widgets.models.registry", "symsim_widgets.embedding"),
-}
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
@@ -161,18 +153,8 @@ def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
 
 
 def test_no_import_cycles():
-    graph = {
-        m: targets - {t for s, t in KNOWN_CYCLE_EDGES if s == m} for m, targets in GRAPH.items()
-    }
-    cycles = _cycles(graph)
+    cycles = _cycles(GRAPH)
     assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in sorted(cycles))
-
-
-@pytest.mark.parametrize("edge", sorted(KNOWN_CYCLE_EDGES))
-def test_known_cycle_edges_still_exist(edge):
-    source, target = edge
-    closes = target in GRAPH[source] and _reaches(GRAPH, target, source)
-    assert closes, f"{source} -> {target} closes no cycle now: remove it from KNOWN_CYCLE_EDGES"
 
 
 def _in_package(module: str, package: str) -> bool:

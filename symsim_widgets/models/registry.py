@@ -368,7 +368,7 @@ class FeatureModel:
 
 
 def _default_symmetry_weight() -> float:
-    from symsim_widgets.embedding import DEFAULT_SYMMETRY_WEIGHT
+    from symsim_widgets.features import DEFAULT_SYMMETRY_WEIGHT
 
     return DEFAULT_SYMMETRY_WEIGHT
 
