@@ -25,6 +25,27 @@ def test_mosaic_renders_a_png_of_the_current_node(explorer):
     explorer.tab = "mosaic"
     assert explorer.mosaic.png[:4] == b"\x89PNG"
     image = Image.open(io.BytesIO(explorer.mosaic.png))
-    assert image.size == (12 * 64, 12 * 64)
+    assert image.size == (8 * 80, 8 * 80)
     explorer.mosaic.cells = 6
-    assert Image.open(io.BytesIO(explorer.mosaic.png)).size == (6 * 64, 6 * 64)
+    assert Image.open(io.BytesIO(explorer.mosaic.png)).size == (6 * 80, 6 * 80)
+
+
+def test_thumbnails_stay_readable_at_300_and_25000_points():
+    import pandas as pd
+
+    from symsim_widgets.widgets.images import ItemSource
+    from symsim_widgets.widgets.mosaic import MosaicView
+    from symsim_widgets.widgets.scatter import PointSet
+
+    rng = np.random.default_rng(0)
+    for n in (300, 25_000):
+        source = ItemSource.from_thumbnails(
+            pd.DataFrame({"source": ["synthetic"] * n}),
+            [np.full((64, 64), 128, np.uint8)] * n,
+        )
+        view = MosaicView(source)
+        view.points = PointSet(np.arange(n), rng.normal(size=(n, 2)))
+        view.active = True
+        width = Image.open(io.BytesIO(view.png)).size[0]
+        assert width / view.cells >= 64  # pixels per thumbnail cell
+        assert width <= 640  # shown at full size in the side panel

@@ -123,7 +123,10 @@ class MosaicView(w.VBox):
     extent : tuple or None
         Region covered ``(xmin, xmax, ymin, ymax)``; None: all points.
     cells, tile : int
-        Grid cells per side and pixels per cell.
+        Grid cells per side and pixels per cell (default 8 x 80 px: the 640 px image
+        fits the side panel at full size, so every thumbnail is shown 80 px wide
+        whatever the number of points; a cell shows one point, so 300 points and 25,000
+        give the same readable size).
     active : bool
         Render only while shown (a mosaic of 25k points takes a moment); set by the
         explorer when the mosaic tab is opened.
@@ -134,8 +137,8 @@ class MosaicView(w.VBox):
     source = t.Instance(ItemSource)
     points = t.Any(None, allow_none=True)
     extent = t.Any(None, allow_none=True)
-    cells = t.Int(12)
-    tile = t.Int(64)
+    cells = t.Int(8)
+    tile = t.Int(80)
     active = t.Bool(False)
     png = t.Bytes(b"")
 
@@ -143,7 +146,7 @@ class MosaicView(w.VBox):
         self._stale = True
         super().__init__(**kwargs)
         self.source = source
-        self._image = w.Image(format="png", layout=w.Layout(max_width="768px"))
+        self._image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self._image.add_class("symsim-mosaic")
         self._cells = w.IntSlider(value=self.cells, min=4, max=32, description="cells")
         t.link((self._cells, "value"), (self, "cells"))
