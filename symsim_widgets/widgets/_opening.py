@@ -94,3 +94,18 @@ def open_root(
     if coords is None and bundle.layout is not None and not params and own_share:
         coords = bundle.layout
     return ExplorationNode.from_embeddings(features, coords=coords, **params)
+
+
+def run_pipeline(
+    pipeline: Callable[..., Bundle], output: Any, *args: Any, **options: Any
+) -> Bundle:
+    """Run ``pipeline`` (:func:`embed_collection` or
+    :func:`~symsim_widgets.pipeline.extend_bundle`) with ``options``; with
+    ``progress=True`` its progress bars go to ``output`` (an ``ipywidgets.Output``) and are
+    cleared when it is done."""
+    if not options.get("progress"):
+        return pipeline(*args, **options)
+    with output:
+        bundle = pipeline(*args, **options)
+    output.clear_output()
+    return bundle

@@ -45,7 +45,7 @@ from symsim_widgets.pipeline import extend_bundle
 from symsim_widgets.tags import Tags
 from symsim_widgets.widgets._jobs import BackgroundJobs
 from symsim_widgets.widgets._maps import MapsByWeight
-from symsim_widgets.widgets._opening import open_bundle, open_root
+from symsim_widgets.widgets._opening import open_bundle, open_root, run_pipeline
 from symsim_widgets.widgets._query_tags import QueryAndTags
 from symsim_widgets.widgets._source_methods import SourceMethods
 from symsim_widgets.widgets._ui import UiScheduler
@@ -227,11 +227,9 @@ class Explorer(QueryAndTags, SourceMethods, w.VBox):
         """Open a :class:`~symsim_widgets.bundle.Bundle` or a bundle folder, read-only by
         default (``Explorer(bundle)`` is the same, writable).
 
-        The bundle's thumbnails and items are shown; its feature arrays are used as they
-        are (a ``symmetry`` and a ``natural`` array enable the weight slider). The bundle's
-        root map (:attr:`Bundle.layout <symsim_widgets.bundle.Bundle.layout>`), when it has
-        one and the weight is its own, is drawn as it is instead of projecting the root
-        again. Nothing is written unless ``read_only`` is False and you export or save.
+        Its stored root map (:attr:`Bundle.layout <symsim_widgets.bundle.Bundle.layout>`)
+        is drawn when valid for the weight; nothing is written unless ``read_only`` is
+        False and you export or save.
         """
         path = None
         if not isinstance(bundle, Bundle):
@@ -250,15 +248,9 @@ class Explorer(QueryAndTags, SourceMethods, w.VBox):
         return self
 
     def _embed(self, pipeline: Any, *args: Any, **kwargs: Any) -> Bundle:
-        """Run ``pipeline`` (:func:`embed_collection` or :func:`extend_bundle`) with the
-        explorer's embedding options, its progress bars in the widget's output area."""
+        """Run ``pipeline`` with the explorer's embedding options (:func:`run_pipeline`)."""
         options = {**self._embedding, "tiles": self._tiles, **kwargs}
-        if not options["progress"]:
-            return pipeline(*args, **options)
-        with self._progress_out:
-            bundle = pipeline(*args, **options)
-        self._progress_out.clear_output()
-        return bundle
+        return run_pipeline(pipeline, self._progress_out, *args, **options)
 
     def _build_views(self, root: ExplorationNode, max_markers: int) -> None:
         extra = []
@@ -426,13 +418,13 @@ class Explorer(QueryAndTags, SourceMethods, w.VBox):
 
     def rename(self, label: str, node: ExplorationNode | str | None = None) -> None:
         """Rename a node (default: the current one)."""
-        target = self.current if node is None else self._node(node)
+        target = self.current if node is None else self._root.find(getattr(node, "id", node))
         target.label = label
 
     def close_node(self, node: ExplorationNode | str | None = None) -> None:
         """Remove a node and its subtree from the tree (default: the current one); when
         the current node goes, the explorer moves to the removed node's parent."""
-        target = self.current if node is None else self._node(node)
+        target = self.current if node is None else self._root.find(getattr(node, "id", node))
         if target.parent is None:
             raise ValueError("the root of the exploration cannot be closed")
         if self.current_id in {n.id for n in target.walk()}:
@@ -512,9 +504,6 @@ class Explorer(QueryAndTags, SourceMethods, w.VBox):
         self.message = text
         raise error(text)
 
-    def _node(self, node: ExplorationNode | str) -> ExplorationNode:
-        return self._root.find(node if isinstance(node, str) else node.id)
-
     @property
     def symmetry_weight(self) -> float:
         """Share of the symmetry branch in the map (the blend slider; the trait
@@ -525,7 +514,7 @@ class Explorer(QueryAndTags, SourceMethods, w.VBox):
     def symmetry_weight(self, value: float) -> None:
         self.weight = float(value)
 
-    def _features(self, weight: float) -> np.ndarray:
+    def _features(self, weight: float) -> np.ndarray:  # the map's features at a share
         return self._blend.features(weight)
 
     def _finish(self, future: concurrent.futures.Future) -> None:
