@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from symsim_widgets._processes import stop_process
 from symsim_widgets.cache import cache_root
 from symsim_widgets.dashboard_page import (
     BUNDLE_ENV,
@@ -136,13 +137,7 @@ class DashboardServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop Voila (terminate, then kill)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout)
+        stop_process(self.process, timeout)
         if self.worker is not None:
             self.worker.stop()
             self.worker = None

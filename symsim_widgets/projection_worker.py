@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from symsim_widgets._processes import stop_process
+
 __all__ = [
     "AUTHKEY_ENV",
     "MAX_WAITING",
@@ -368,13 +370,7 @@ class ProjectionWorker:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the worker (its projector goes with it) and remove its socket."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout)
+        stop_process(self.process, timeout)
         shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self) -> ProjectionWorker:
