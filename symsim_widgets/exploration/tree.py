@@ -496,35 +496,10 @@ class ExplorationNode(BaseNode):
         label: str = "all",
         **params: Any,
     ) -> ExplorationNode:
-        """Make the root of a new tree over all rows of ``embeddings``.
-
-        Parameters
-        ----------
-        embeddings : array_like, shape (N, D)
-            One row per item, finite, real. Kept (not copied when it already is a numpy
-            array) and shared by every node of the tree.
-        coords : array_like, shape (N, 2), optional
-            A layout to use for the root instead of projecting (e.g. one stored in a
-            bundle). Stored as float32.
-        label : str
-            The root's label.
-        **params
-            Projection parameters for :func:`symsim_widgets.projection.project`
-            (``method``, ``seed``, ``n_neighbors``, ``min_dist``, ``metric`` and any other
-            UMAP parameter), on top of :data:`DEFAULT_PARAMS`. They make the root's
-            layout unless ``coords`` is given, and children inherit them. Values must be
-            JSON-serialisable.
-
-        Returns
-        -------
-        ExplorationNode
-            The root of a new :class:`ExplorationTree`: ``indices`` is ``arange(N)``.
-
-        Raises
-        ------
-        ValueError
-            Embeddings that are not 2-D or hold NaN/inf (the message names the rows),
-            fewer than :data:`MIN_POINTS` rows to project, or ``coords`` of the wrong shape.
+        """Make the root of a new tree over all rows of ``embeddings``: the root of
+        ``ExplorationTree.from_embeddings(embeddings, coords=coords, label=label,
+        **params)`` (see :meth:`ExplorationTree.from_embeddings` for the parameters and
+        the errors); its ``indices`` are ``arange(N)``.
         """
         tree = ExplorationTree.from_embeddings(embeddings, coords=coords, label=label, **params)
         return tree.root
