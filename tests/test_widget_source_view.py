@@ -96,3 +96,19 @@ def test_read_only_hides_the_save_button(images):
     view = SourceView(images.items, collection=images)
     view.read_only = True
     assert view._saving.layout.display == "none"
+
+
+def test_a_selection_over_many_sources_shows_a_bounded_strip():
+    from symsim_widgets.widgets.source_view import MAX_STRIP_BUTTONS
+
+    many = Collection.from_arrays(
+        [np.full((32, 32), k / 40, np.float32) for k in range(40)],
+        names=[f"scan{k:02d}" for k in range(40)],
+        progress=False,
+    )
+    view = SourceView(many.items, collection=many)
+    view.outlined = np.arange(40)
+    assert len(view.strip) == 40  # every source, with its count
+    shown = view.strip_shown
+    assert len(shown) == MAX_STRIP_BUTTONS + 1 and shown[0].startswith("scan")
+    assert "28 more sources (28 tiles)" in shown[-1]

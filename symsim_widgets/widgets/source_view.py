@@ -37,6 +37,10 @@ from symsim_widgets.widgets.images import png_bytes, to_uint8
 
 __all__ = ["SourceView"]
 
+#: Most source buttons the strip shows (a selection over thousands of sources would
+#: otherwise make one button each).
+MAX_STRIP_BUTTONS = 12
+
 #: Longest side, in pixels, of the picture drawn in the widget.
 DISPLAY_SIDE = 480
 _SCALE_RGB = ((90, 200, 255), (120, 255, 120), (255, 120, 255), (255, 255, 120))
@@ -253,6 +257,12 @@ class SourceView(w.VBox):
         except SourceMapError as exc:
             self.message = str(exc)
 
+    @property
+    def strip_shown(self) -> list[str]:
+        """What the strip shows: its buttons' labels, then the note on the sources left
+        out (empty when the selection has one source or none)."""
+        return [getattr(c, "description", "") or c.value for c in self._strip.children]
+
     @t.validate("outlined")
     def _valid_outlined(self, proposal: Any) -> np.ndarray:
         return np.unique(np.asarray(proposal["value"], dtype=np.int64).reshape(-1))
@@ -267,12 +277,20 @@ class SourceView(w.VBox):
             else pd.Series(dtype=int)
         )
         self.strip = [[str(name), int(n)] for name, n in counts.items()]
-        buttons = []
-        for name, n in self.strip:
+        buttons: list[w.Widget] = []
+        for name, n in self.strip[:MAX_STRIP_BUTTONS]:  # the sources with most tiles first
             button = w.Button(description=f"{Path(name).name} ({n})", tooltip=name)
             button.on_click(lambda _, name=name: self.show_source(name))
             buttons.append(button)
-        self._strip.children = buttons if len(buttons) > 1 else []
+        if len(self.strip) > MAX_STRIP_BUTTONS:
+            rest = self.strip[MAX_STRIP_BUTTONS:]
+            buttons.append(
+                w.HTML(
+                    f"<span style='font-size:12px'>… and {len(rest):,} more sources "
+                    f"({sum(n for _, n in rest):,} tiles)</span>"
+                )
+            )
+        self._strip.children = buttons if len(self.strip) > 1 else []
         if self.strip and self.source not in counts.index:
             self.show_source(self.strip[0][0])
         elif self.source:
