@@ -147,14 +147,17 @@ class ExplorerPanels:
             if explorer.busy:
                 explorer.message = "wait for the re-projection to finish before selecting"
                 return
-            try:
-                roots = explorer.select(self.scatter.points_inside(change["new"]))
-            except ValueError as exc:
-                explorer.message = str(exc)
-                return
-            explorer.message = "" if roots.size else "the lasso holds no points"
-            if roots.size and self.controls.explore_on_lasso:
-                drill()
+            # One drawing of the map at the end: a lasso that is explored at once goes
+            # straight to the child's preview, without drawing the selection first.
+            with self.scatter.batch():
+                try:
+                    roots = explorer.select(self.scatter.points_inside(change["new"]))
+                except ValueError as exc:
+                    explorer.message = str(exc)
+                    return
+                explorer.message = "" if roots.size else "the lasso holds no points"
+                if roots.size and self.controls.explore_on_lasso:
+                    drill()
 
         def selection_changed(change: Any) -> None:
             self.show_selection(explorer.current, change["new"])

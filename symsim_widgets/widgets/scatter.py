@@ -78,8 +78,7 @@ class ScatterView(w.VBox):
     points : PointSet or None
         What is shown. Setting it resets the zoom to the points' extent.
     selected : numpy.ndarray
-        Root indices drawn as selected (outlined, above the map); the map is faded while
-        any is.
+        Root indices drawn as selected: ringed in black (a black disc under each dot).
     highlight : numpy.ndarray
         Root indices drawn with a halo (e.g. the points of a child, in its ancestors).
     color_values : numpy.ndarray or None
@@ -98,8 +97,8 @@ class ScatterView(w.VBox):
         Root indices of the points currently drawn (representatives under LOD). A change
         of selection leaves it (and the markers) as they are.
     selected_shown : numpy.ndarray
-        Root indices of the selected points drawn, outlined, above the faded map
-        (representatives of the selection under LOD).
+        Root indices of the selected points ringed on the map (under LOD, up to
+        ``max_markers // 2`` representatives of the selection).
     hovered : int
         Root index of the point under the mouse, -1 when none.
     busy : bool
@@ -177,20 +176,19 @@ class ScatterView(w.VBox):
             interactions={"hover": "tooltip"},
         )
         self._marks.on_hover(self._on_hover)
-        # The selection is drawn as its own small mark above the map, so selecting never
-        # restyles or resends the map's markers (at 25,000 points that cost ~0.3 s).
+        # The selection is drawn as its own mark: black rings under the selected points,
+        # so selecting never restyles or resends the map's markers (at 25,000 points
+        # that cost ~0.3 s), and the points on top keep their colours and their hover.
         self._chosen = bq.Scatter(
             x=np.zeros(0),
             y=np.zeros(0),
             scales={"x": self._xs, "y": self._ys},
-            colors=[DEFAULT_COLOR],
-            default_size=40,
-            stroke="black",
-            stroke_width=1.5,
-            tooltip=tooltip,
-            interactions={"hover": "tooltip"},
+            colors=["black"],
+            default_size=95,
+            stroke=None,
+            interactions={},
+            enable_hover=False,
         )
-        self._chosen.on_hover(self._on_chosen_hover)
         self._chosen_roots = np.zeros(0, np.int64)
         self._lasso_line = bq.Lines(
             x=np.zeros(0),
@@ -205,7 +203,7 @@ class ScatterView(w.VBox):
         self._brush = BrushSelector(x_scale=self._xs, y_scale=self._ys, marks=[], color="black")
         self._brush.observe(self._on_brush, "brushing")
         self.figure = bq.Figure(
-            marks=[self._halo, self._marks, self._chosen, self._lasso_line],
+            marks=[self._halo, self._chosen, self._marks, self._lasso_line],
             axes=[],
             fig_margin=dict(_MARGIN),
             padding_x=0.0,
@@ -274,6 +272,8 @@ class ScatterView(w.VBox):
     @t.observe("points")
     def _on_points(self, change: Any) -> None:
         points = change["new"]
+        # The old selection's rings go before the view moves, so they are not moved too.
+        self._draw_selection(np.zeros(0, np.int64))
         if points is not None and len(points):
             lo = points.coords.min(axis=0).astype(float)
             hi = points.coords.max(axis=0).astype(float)
@@ -371,10 +371,9 @@ class ScatterView(w.VBox):
                 self._marks.x = points.coords[pos, 0].astype(np.float64)
                 self._marks.y = points.coords[pos, 1].astype(np.float64)
             self._drawn_key = key
-            self._chosen_roots = np.full(1, -1, np.int64)  # colours may have changed
         sel_mask = np.isin(points.indices, self.selected)
         sel_pos, _ = representatives(
-            points.coords[sel_mask], (x0, x1), (y0, y1), max_markers=self.max_markers
+            points.coords[sel_mask], (x0, x1), (y0, y1), max_markers=max(self.max_markers // 2, 1)
         )
         self._draw_selection(np.flatnonzero(sel_mask)[sel_pos])
         hl_mask = np.isin(points.indices, self.highlight)
@@ -389,22 +388,18 @@ class ScatterView(w.VBox):
         self._write_caption()
 
     def _draw_selection(self, pos: np.ndarray) -> None:
-        """Draw rows ``pos`` of :attr:`points` as the selection, above the faded map."""
+        """Ring rows ``pos`` of :attr:`points` as the selection, under the map's dots."""
         points = self.points
         roots = np.zeros(0, np.int64) if points is None else points.indices[pos]
         if np.array_equal(roots, self._chosen_roots):
             return
-        with self._chosen.hold_sync(), self._marks.hold_sync():
+        with self._chosen.hold_sync():
             if roots.size:
                 coords = points.coords[pos]  # type: ignore[union-attr]
                 self._chosen.x = coords[:, 0].astype(np.float64)
                 self._chosen.y = coords[:, 1].astype(np.float64)
-                self._color_mark(self._chosen, roots)
             else:
                 self._chosen.x, self._chosen.y = np.zeros(0), np.zeros(0)
-            faded = [0.3] if roots.size else [1.0]
-            if list(self._marks.opacities) != faded:
-                self._marks.opacities = faded
         self._chosen_roots = roots
         self.selected_shown = roots
 
@@ -617,14 +612,6 @@ class ScatterView(w.VBox):
         except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             return
         self.show_tooltip(root)
-
-    def _on_chosen_hover(self, mark: Any, content: dict[str, Any]) -> None:
-        try:
-            root = int(self._chosen_roots[int(content["data"]["index"])])
-        except (KeyError, IndexError, TypeError, ValueError):
-            return
-        if root >= 0:
-            self.show_tooltip(root)
 
     def show_tooltip(self, root_index: int) -> None:
         """Fill the hover tooltip with item ``root_index`` (what hovering it does)."""

@@ -6,18 +6,19 @@ from typing import Any
 
 import numpy as np
 
-#: Centres (page coordinates) of the points drawn by the map's main mark.
+#: Centres (page coordinates) of the points drawn by the map's main mark (its marks: the
+#: halo, the selection's rings, the points, the lasso line).
 JS_DOTS = """() => {
   const groups = document.querySelectorAll('.symsim-scatter svg.svg-figure g[clip-path]');
-  const mark = groups[1];
+  const mark = groups[2];
   return Array.from(mark.querySelectorAll('g.object_grp path.dot')).map(e => {
     const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];
   });
 }"""
 
 
-#: Centres of the selected points, drawn outlined by their own mark above the map.
-JS_SELECTED_DOTS = JS_DOTS.replace("groups[1]", "groups[2]")
+#: Centres of the selected points' rings (their own mark, under the map's main mark).
+JS_SELECTED_DOTS = JS_DOTS.replace("groups[2]", "groups[1]")
 
 
 def dots(page: Any) -> np.ndarray:
