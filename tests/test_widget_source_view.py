@@ -112,3 +112,20 @@ def test_a_selection_over_many_sources_shows_a_bounded_strip():
     shown = view.strip_shown
     assert len(shown) == MAX_STRIP_BUTTONS + 1 and shown[0].startswith("scan")
     assert "28 more sources (28 tiles)" in shown[-1]
+
+
+def test_save_png_button_writes_the_full_size_picture_and_says_where(images, tmp_path):
+    view = SourceView(images.items, collection=images)
+    with pytest.raises(ValueError, match="no source is shown"):
+        view.save_png(tmp_path / "nothing.png")
+    view.show_source("coins")
+    view.color_by = "selection"
+    view._save_path.value = str(tmp_path / "coins_map.png")
+    view._save.click()
+    assert view.message == f"saved {tmp_path / 'coins_map.png'}"
+    saved = Image.open(tmp_path / "coins_map.png")
+    assert saved.format == "PNG" and saved.size == (384, 303)  # coins, not the display
+    assert np.array_equal(np.asarray(saved), view.picture())
+    view._save_path.value = str(tmp_path / "no such folder" / "map.png")
+    view._save.click()
+    assert view.message.startswith("could not save the PNG") and "no such folder" in view.message

@@ -35,7 +35,7 @@ from symsim_widgets.source_maps import (
 )
 from symsim_widgets.widgets.images import png_bytes, to_uint8
 
-__all__ = ["SourceView"]
+__all__ = ["OVERLAY_ALPHA", "SourceView"]
 
 #: Most source buttons the strip shows (a selection over thousands of sources would
 #: otherwise make one button each).
@@ -46,7 +46,11 @@ DISPLAY_SIDE = 480
 _SCALE_RGB = ((90, 200, 255), (120, 255, 120), (255, 120, 255), (255, 255, 120))
 _SELECTED_RGB = (255, 160, 0)
 _HOVERED_RGB = (230, 20, 20)
-_OVERLAY_ALPHA = 0.45
+
+#: Opacity of the colour map laid over the micrograph: a pixel of a tile whose legend
+#: colour is ``c`` over grey level ``g`` shows ``g * (1 - OVERLAY_ALPHA) + c *
+#: OVERLAY_ALPHA`` (rounded down) in :meth:`SourceView.picture` and the saved PNG.
+OVERLAY_ALPHA = 0.45
 
 
 class SourceView(w.VBox):
@@ -115,16 +119,22 @@ class SourceView(w.VBox):
         self._caption = w.HTML()
         self._caption.add_class("symsim-source-caption")
         self._legend = w.HTML()
+        self._legend.add_class("symsim-source-legend")
         self._strip = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self._colour = w.Dropdown(description="colour by", options=[("none", "")])
         self._colour.options = [("none", ""), ("selection", "selection")] + [
             (c, c) for c in ("predicted_group", "scale", "channel") if c in self.items.columns
         ]
+        self._colour.add_class("symsim-source-colour")
         t.link((self._colour, "value"), (self, "color_by"))
         self._save_path = w.Text(value="symmetry_map.png", layout=w.Layout(width="220px"))
+        self._save_path.add_class("symsim-source-save-path")
         self._save = w.Button(description="save PNG")
+        self._save.add_class("symsim-source-save")
         self._save.on_click(lambda _: self._save_clicked())
-        self._saving = w.HBox([self._save_path, self._save])
+        self._saved = w.HTML()
+        self._saved.add_class("symsim-source-saved")
+        self._saving = w.HBox([self._save_path, self._save, self._saved])
         self.children = [
             self._caption,
             self._strip,
@@ -179,7 +189,7 @@ class SourceView(w.VBox):
                 {"selection": self.outlined} if self.color_by == "selection" else (self.color_by)
             )
             overlay, self.legend = symmetry_map(self.items, self.source, by, frame=self.frame)
-            alpha = overlay[..., 3:4].astype(np.float32) / 255 * _OVERLAY_ALPHA
+            alpha = overlay[..., 3:4].astype(np.float32) / 255 * OVERLAY_ALPHA
             rgb = rgb * (1 - alpha) + overlay[..., :3] * alpha
         else:
             self.legend = {}
@@ -199,11 +209,32 @@ class SourceView(w.VBox):
         return rgb
 
     def save_png(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`picture` (with the colour overlay, if any) as a PNG file."""
+        """Write :meth:`picture` as a PNG file (what the *save PNG* button does).
+
+        The file is RGB at the source frame's full size (``source_height`` by
+        ``source_width`` pixels, not the widget's smaller display): the micrograph in
+        grey, the colour map of :attr:`color_by` laid over it at :data:`OVERLAY_ALPHA`
+        (each tile region in its colour of :attr:`legend`), and the tile outlines.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+
+        Raises
+        ------
+        ValueError
+            When no source is shown yet, or the source's pixels cannot be read (the
+            message names it).
+        OSError
+            When the file cannot be written (e.g. its folder does not exist).
+        """
         from PIL import Image
 
+        if not self.source:
+            raise ValueError("no source is shown: hover a point or call show_source first")
         out = Path(path).expanduser()
-        Image.fromarray(self.picture()).save(out)
+        Image.fromarray(self.picture()).save(out, format="PNG")
         return out
 
     def select_polygon(self, polygon: Any) -> np.ndarray:
@@ -351,8 +382,12 @@ class SourceView(w.VBox):
             path = self.save_png(self._save_path.value)
         except (OSError, SourceMapError, ValueError) as exc:
             self.message = f"could not save the PNG: {exc}"
-            return
-        self.message = f"saved {path}"
+        else:
+            self.message = f"saved {path}"
+        colour = "#b00" if self.message.startswith("could not") else "#070"
+        self._saved.value = (
+            f"<span style='font-size:12px;color:{colour}'>{html.escape(self.message)}</span>"
+        )
 
 
 def _outline(rgb: np.ndarray, row: Any, colour: tuple[int, int, int], width: int) -> None:
