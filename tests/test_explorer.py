@@ -330,3 +330,32 @@ def test_lasso_on_the_source_selects_the_tiles_on_the_map(explorer):
     assert explorer.scatter.selected.tolist() == sorted(expected.tolist())
     child = explorer.drill()  # drillable like any selection
     assert child.indices.tolist() == sorted(expected.tolist())
+
+
+def test_source_view_colours_by_the_current_nodes_children(explorer):
+    """The source view's menu offers the child nodes of the node shown, named as the tree
+    panel names them, and follows children explored, renamed and closed."""
+    from symsim_widgets.widgets.source_view import CHILD_NODES
+
+    view = explorer.source_view
+    items = explorer.items
+    source = items.source[items.index[items.scale != "full"][0]]
+    of_source = items.index[items.source == source].to_numpy()
+    explorer.show_source(source)
+    assert view.child_nodes == {}
+    explorer.select(of_source[: len(of_source) // 2])
+    first = explorer.drill("upper tiles")
+    assert view.child_nodes == {}  # the child has no children of its own
+    explorer.go(explorer.tree)
+    assert list(view.child_nodes) == ["upper tiles"]
+    assert view.child_nodes["upper tiles"].tolist() == first.indices.tolist()
+    view.color_by = CHILD_NODES
+    assert set(view.legend) == {"upper tiles", "(none)"}
+    second = explorer.tree.child(of_source[len(of_source) // 2 :])  # explored elsewhere
+    assert list(view.child_nodes) == ["upper tiles", second.label]
+    assert second.label in view.legend
+    explorer.rename("lower tiles", second)
+    assert list(view.legend)[:2] == ["upper tiles", "lower tiles"]
+    explorer.close_node(first)
+    explorer.close_node(second)
+    assert view.child_nodes == {} and view.color_by == ""

@@ -4,7 +4,9 @@
 frame outlined at its true position and scale (one outline colour per scale), the tiles
 of :attr:`SourceView.outlined` (the explorer's selection) outlined in orange and the
 hovered item in red; :attr:`SourceView.color_by` lays a
-:func:`~symsim_widgets.source_maps.symmetry_map` over it, with its legend. When the
+:func:`~symsim_widgets.source_maps.symmetry_map` over it, with its legend: by an item
+column, by membership in the selection, or by membership in each child node of the
+explorer's current node (:attr:`SourceView.child_nodes`: domains at a glance). When the
 outlined tiles come from several sources, a strip of buttons (one per source, with its
 count) steps through them. The picture is drawn in Python into one PNG
 (``ipywidgets.Image``), so what the widget shows is what :meth:`SourceView.picture`
@@ -35,11 +37,17 @@ from symsim_widgets.source_maps import (
 )
 from symsim_widgets.widgets.images import png_bytes, to_uint8
 
-__all__ = ["OVERLAY_ALPHA", "SourceView"]
+__all__ = ["CHILD_NODES", "OVERLAY_ALPHA", "SELECTION", "SourceView"]
 
 #: Most source buttons the strip shows (a selection over thousands of sources would
 #: otherwise make one button each).
 MAX_STRIP_BUTTONS = 12
+
+#: :attr:`SourceView.color_by` value (and menu entry) colouring by the selection.
+SELECTION = "selection"
+#: :attr:`SourceView.color_by` value (and menu entry) colouring by membership in each
+#: child node of the current node, offered while :attr:`SourceView.child_nodes` has any.
+CHILD_NODES = "child nodes"
 
 #: Longest side, in pixels, of the picture drawn in the widget.
 DISPLAY_SIDE = 480
@@ -74,7 +82,14 @@ class SourceView(w.VBox):
     hovered_item : int
         Root index outlined as hovered (-1 for none).
     color_by : str
-        An item column, ``"selection"`` (the outlined tiles), or "" for no overlay.
+        An item column, :data:`SELECTION` (``"selection"``: the outlined tiles),
+        :data:`CHILD_NODES` (``"child nodes"``: each group of :attr:`child_nodes`, named
+        in the legend), or "" for no overlay.
+    child_nodes : dict of str to numpy.ndarray
+        The child nodes of the explorer's current node: label (as the tree panel names
+        it) -> root indices, in the tree's order. The explorer keeps it up to date as
+        nodes are explored, renamed or closed; while it is not empty the colour menu
+        offers :data:`CHILD_NODES`.
     message : str
         What went wrong, naming the item or source ("" when all is well).
     read_only : bool
@@ -94,6 +109,7 @@ class SourceView(w.VBox):
     outlined = t.Any()
     hovered_item = t.Int(-1)
     color_by = t.Unicode("")
+    child_nodes = t.Dict()
     message = t.Unicode("")
     read_only = t.Bool(False)
     strip = t.List()
@@ -108,6 +124,7 @@ class SourceView(w.VBox):
         self._image = w.Image(format="png", layout=w.Layout(max_width=f"{DISPLAY_SIDE}px"))
         self._image.add_class("symsim-source-image")
         self._drag: list[list[float]] | None = None
+        self._menu_changing = False
         self._mouse = Event(
             source=self._image,
             watched_events=["mousedown", "mousemove", "mouseup"],
@@ -121,10 +138,7 @@ class SourceView(w.VBox):
         self._legend = w.HTML()
         self._legend.add_class("symsim-source-legend")
         self._strip = w.HBox(layout=w.Layout(flex_flow="row wrap"))
-        self._colour = w.Dropdown(description="colour by", options=[("none", "")])
-        self._colour.options = [("none", ""), ("selection", "selection")] + [
-            (c, c) for c in ("predicted_group", "scale", "channel") if c in self.items.columns
-        ]
+        self._colour = w.Dropdown(description="colour by", options=self._menu())
         self._colour.add_class("symsim-source-colour")
         t.link((self._colour, "value"), (self, "color_by"))
         self._save_path = w.Text(value="symmetry_map.png", layout=w.Layout(width="220px"))
@@ -185,9 +199,11 @@ class SourceView(w.VBox):
         grey = to_uint8(pixels if pixels.ndim == 2 else pixels.mean(axis=2))
         rgb = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
         if self.color_by:
-            by: Any = (
-                {"selection": self.outlined} if self.color_by == "selection" else (self.color_by)
-            )
+            by: Any = self.color_by
+            if by == SELECTION:
+                by = {SELECTION: self.outlined}
+            elif by == CHILD_NODES:
+                by = dict(self.child_nodes)
             overlay, self.legend = symmetry_map(self.items, self.source, by, frame=self.frame)
             alpha = overlay[..., 3:4].astype(np.float32) / 255 * OVERLAY_ALPHA
             rgb = rgb * (1 - alpha) + overlay[..., :3] * alpha
@@ -327,10 +343,52 @@ class SourceView(w.VBox):
         elif self.source:
             self._draw()
 
+    def _menu(self) -> list[tuple[str, str]]:
+        """The colour menu's entries: none, the selection, the child nodes (when there
+        are any) and the item columns worth a map."""
+        columns = [c for c in ("predicted_group", "scale", "channel") if c in self.items.columns]
+        return (
+            [("none", ""), (SELECTION, SELECTION)]
+            + ([(CHILD_NODES, CHILD_NODES)] if self.child_nodes else [])
+            + [(c, c) for c in columns]
+        )
+
+    @t.validate("color_by")
+    def _valid_color_by(self, proposal: Any) -> str:
+        if proposal["value"] == CHILD_NODES and not self.child_nodes:
+            raise t.TraitError(
+                f"cannot colour by {CHILD_NODES!r}: the current node has no child nodes "
+                "(explore a selection first)"
+            )
+        return proposal["value"]
+
+    @t.validate("child_nodes")
+    def _valid_child_nodes(self, proposal: Any) -> dict[str, np.ndarray]:
+        return {
+            str(label): np.unique(np.asarray(members, dtype=np.int64).reshape(-1))
+            for label, members in proposal["value"].items()
+        }
+
+    @t.observe("child_nodes")
+    def _on_child_nodes(self, change: Any) -> None:
+        if not change["new"] and self.color_by == CHILD_NODES:
+            self.color_by = ""  # redraws
+        menu = self._menu()
+        if list(self._colour.options) != menu:
+            chosen = self.color_by  # new options reset the menu's value: put it back
+            self._menu_changing = True
+            try:
+                self._colour.options = menu
+                self._colour.value = chosen
+            finally:
+                self._menu_changing = False
+        if self.color_by == CHILD_NODES and self.source:
+            self._draw()
+
     @t.observe("color_by", "read_only")
     def _on_settings(self, change: Any) -> None:
         self._saving.layout.display = "none" if self.read_only else ""
-        if self.source:
+        if self.source and not self._menu_changing:
             self._draw()
 
     def _frame_pixels(self) -> np.ndarray:

@@ -16,6 +16,7 @@ from browser_helpers import (
     open_explorer_in_lab,
     split_polygon,
     text,
+    wait_for_count,
 )
 from PIL import Image
 
@@ -214,5 +215,57 @@ def test_symmetry_map_export_from_the_menu_in_jupyterlab(
             legend,
         )
         page.screenshot(path=str(artifacts / "source-export.png"))
+    finally:
+        page.close()
+
+
+def test_colour_by_child_nodes_from_the_menu_in_jupyterlab(
+    browser, lab, small_bundle, artifacts, tmp_path
+):
+    """Explore a lasso drawn on the micrograph, go back to the parent: the menu offers
+    the child nodes, the legend names the child as the tree panel does, and the saved
+    map shows the child's tiles in its colour."""
+    items = Bundle.load(small_bundle).items
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    try:
+        open_explorer_in_lab(page, lab.notebook("source_children.ipynb"), artifacts)
+        page.locator(".symsim-scatter").scroll_into_view_if_needed()
+        _hover_first_dot(page)
+        page.mouse.move(5, 5)  # off the map, so scrolling hovers no other point
+        source, frame, selected = _lasso_on_micrograph(page, items)
+        options = page.locator(".symsim-source-colour option").all_inner_texts()
+        assert "child nodes" not in options  # the root has no children yet
+        page.click(".symsim-explore")
+        wait_for_count(page, ".symsim-node-depth", 1)
+        wait_for_count(page, ".symsim-node-count", selected.size)
+        page.wait_for_selector(".symsim-parent:not([disabled])", timeout=60_000)
+        page.click(".symsim-parent")
+        wait_for_count(page, ".symsim-node-depth", 0)
+        page.wait_for_selector(
+            ".symsim-source-colour option:text-is('child nodes')", state="attached", timeout=30_000
+        )
+        page.select_option(".symsim-source-colour select", label="child nodes")
+        page.wait_for_selector(".symsim-source-legend :text('points)')", timeout=30_000)
+        legend = _legend(page)
+        child = next(label for label in legend if label != "(none)")
+        assert set(legend) == {child, "(none)"} and f"({selected.size} points)" in child
+        tree = page.eval_on_selector_all(
+            ".symsim-tree-list option",
+            "options => options.map(o => o.textContent.replace(/\\u00a0/g, ' '))",
+        )
+        assert any(child in entry for entry in tree), tree  # named as the tree panel does
+        image = page.locator(".symsim-source-view")
+        image.scroll_into_view_if_needed()
+        _save_small(image.screenshot(), "source_view_children.png")
+        saved = _save_from_the_widget(page, tmp_path / "children_map.png")
+        chosen = set(selected.tolist())
+        _check_tile_colours(
+            saved,
+            items,
+            source,
+            frame,
+            lambda item: child if item in chosen else "(none)",
+            legend,
+        )
     finally:
         page.close()
