@@ -359,3 +359,25 @@ def test_source_view_colours_by_the_current_nodes_children(explorer):
     explorer.close_node(first)
     explorer.close_node(second)
     assert view.child_nodes == {} and view.color_by == ""
+
+
+def test_a_predicted_group_of_none_is_shown_as_not_periodic(collection, features):
+    """The map's legend, the gallery's captions and the source view's legend say "not
+    periodic" where the items say "none" (which they keep)."""
+    items = collection.items.copy()
+    items["predicted_group"] = np.where(np.arange(len(items)) % 3 == 0, "none", "p4m")
+    thumbs = [collection.thumbnail(i) for i in range(len(collection))]
+    ex = Explorer(
+        items=items, thumbnails=thumbs, embeddings=features, method="pca", progress=False
+    )
+    assert ex.color_by == "predicted_group"  # the first view's colour
+    legend = ex.scatter.legend_html
+    assert "</span> not periodic</span>" in legend and "</span> none</span>" not in legend
+    ex.select([0, 1])  # item 0 is "none", item 1 "p4m"
+    assert ex.gallery.captions[0].endswith("not periodic</div>")
+    assert ex.gallery.captions[1].endswith("p4m</div>")
+    tiled = int(items.index[(items.scale != "full") & (items.predicted_group == "none")][0])
+    ex.show_source(tiled)
+    ex.source_view.color_by = "predicted_group"
+    assert "not periodic" in ex.source_view.legend and "none" not in ex.source_view.legend
+    assert (ex.items.predicted_group == "none").sum() == (np.arange(len(items)) % 3 == 0).sum()

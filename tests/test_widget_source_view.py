@@ -63,7 +63,7 @@ def test_colour_overlay_legend_and_png_export(images, tmp_path):
     view = SourceView(items, collection=images)
     view.show_source("camera")
     view.color_by = "predicted_group"
-    assert set(view.legend) == {"p4m", "none (not periodic)"}
+    assert set(view.legend) == {"p4m", "not periodic"}  # the items keep "none"
     path = view.save_png(tmp_path / "map.png")
     saved = np.asarray(Image.open(path))
     assert saved.shape == (512, 512, 3)
