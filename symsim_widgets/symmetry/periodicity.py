@@ -112,6 +112,7 @@ def group_label(group: object) -> str:
     """
     return NOT_PERIODIC_LABEL if group == NOT_PERIODIC else str(group)
 
+
 # the estimator's candidate bases are pairs of peaks among this many shortest strong ones
 # and this many highest
 MAX_CANDIDATE_PEAKS = 6

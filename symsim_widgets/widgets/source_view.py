@@ -371,6 +371,9 @@ class SourceView(w.VBox):
 
     @t.observe("child_nodes")
     def _on_child_nodes(self, change: Any) -> None:
+        old, new = change["old"] or {}, change["new"]
+        if list(old) == list(new) and all(np.array_equal(old[k], new[k]) for k in new):
+            return  # the same children (a tree event elsewhere): nothing to redraw
         if not change["new"] and self.color_by == CHILD_NODES:
             self.color_by = ""  # redraws
         menu = self._menu()
