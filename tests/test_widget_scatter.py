@@ -53,6 +53,24 @@ def test_lod_draws_few_markers_but_selects_exactly(collection, features):
     np.testing.assert_array_equal(ex.scatter.shown, ex.tree.indices[inside])
 
 
+def test_a_selection_is_drawn_above_the_map_without_redrawing_it(collection, features):
+    ex = Explorer(collection, embeddings=features, method="pca", progress=False, max_markers=40)
+    drawn = ex.scatter.shown.copy()
+    assert drawn.size < len(ex.tree)  # representatives: most points are not drawn
+    hidden = np.setdiff1d(ex.tree.indices, drawn)[:5]
+    ex.select(hidden)
+    # the map's markers stay as they were; the selected points are drawn, every one
+    np.testing.assert_array_equal(ex.scatter.shown, drawn)
+    np.testing.assert_array_equal(ex.scatter.selected_shown, np.sort(hidden))
+    # a selection larger than the marker budget is drawn by representatives
+    ex.select(ex.tree.indices)
+    assert 0 < ex.scatter.selected_shown.size <= 40
+    assert np.isin(ex.scatter.selected_shown, ex.tree.indices).all()
+    ex.select([])
+    assert ex.scatter.selected_shown.size == 0
+    np.testing.assert_array_equal(ex.scatter.shown, drawn)
+
+
 def test_hover_tooltip_shows_the_thumbnail(explorer, collection):
     explorer.scatter.show_tooltip(7)
     assert explorer.scatter.hovered == 7

@@ -269,7 +269,11 @@ class ExplorerPanels:
         """Mark the selection on the map and its tiles on the source view; the gallery
         shows it (or the node when empty)."""
         self.scatter.selected = selection
-        self.source_view.outlined = selection
+        # The micrograph follows once the map and the gallery are on their way (in a
+        # kernel; at once in a script), so drawing it never delays them.
+        self._ui.call_later(
+            "source-outline", 0.0, lambda: setattr(self.source_view, "outlined", selection)
+        )
         if selection.size:
             self.gallery.indices = selection
             self.gallery.title = f"selection: {selection.size:,} items"

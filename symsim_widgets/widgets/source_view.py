@@ -138,6 +138,8 @@ class SourceView(w.VBox):
         self._legend = w.HTML()
         self._legend.add_class("symsim-source-legend")
         self._strip = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self._strip_buttons: list[w.Button] = []
+        self._strip_more = w.HTML()
         self._colour = w.Dropdown(description="colour by", options=self._menu())
         self._colour.add_class("symsim-source-colour")
         t.link((self._colour, "value"), (self, "color_by"))
@@ -324,24 +326,36 @@ class SourceView(w.VBox):
             else pd.Series(dtype=int)
         )
         self.strip = [[str(name), int(n)] for name, n in counts.items()]
+        shown = self.strip[:MAX_STRIP_BUTTONS]  # the sources with most tiles first
+        # Buttons are made once and relabelled: a new widget per selection would cost a
+        # comm round of its own every time the selection changes.
+        while len(self._strip_buttons) < len(shown):
+            button = w.Button()
+            button.on_click(self._on_strip_click)
+            self._strip_buttons.append(button)
         buttons: list[w.Widget] = []
-        for name, n in self.strip[:MAX_STRIP_BUTTONS]:  # the sources with most tiles first
-            button = w.Button(description=f"{Path(name).name} ({n})", tooltip=name)
-            button.on_click(lambda _, name=name: self.show_source(name))
+        for button, (name, n) in zip(self._strip_buttons, shown, strict=False):
+            with button.hold_sync():
+                button.description = f"{Path(name).name} ({n})"
+                button.tooltip = name
             buttons.append(button)
         if len(self.strip) > MAX_STRIP_BUTTONS:
             rest = self.strip[MAX_STRIP_BUTTONS:]
-            buttons.append(
-                w.HTML(
-                    f"<span style='font-size:12px'>… and {len(rest):,} more sources "
-                    f"({sum(n for _, n in rest):,} tiles)</span>"
-                )
+            self._strip_more.value = (
+                f"<span style='font-size:12px'>… and {len(rest):,} more sources "
+                f"({sum(n for _, n in rest):,} tiles)</span>"
             )
-        self._strip.children = buttons if len(self.strip) > 1 else []
+            buttons.append(self._strip_more)
+        children = tuple(buttons) if len(self.strip) > 1 else ()
+        if children != tuple(self._strip.children):
+            self._strip.children = children
         if self.strip and self.source not in counts.index:
             self.show_source(self.strip[0][0])
         elif self.source:
             self._draw()
+
+    def _on_strip_click(self, button: w.Button) -> None:
+        self.show_source(button.tooltip)
 
     def _menu(self) -> list[tuple[str, str]]:
         """The colour menu's entries: none, the selection, the child nodes (when there

@@ -16,9 +16,18 @@ JS_DOTS = """() => {
 }"""
 
 
+#: Centres of the selected points, drawn outlined by their own mark above the map.
+JS_SELECTED_DOTS = JS_DOTS.replace("groups[1]", "groups[2]")
+
+
 def dots(page: Any) -> np.ndarray:
     """Page coordinates of the drawn points, shape (n, 2)."""
     return np.asarray(page.evaluate(JS_DOTS), dtype=float).reshape(-1, 2)
+
+
+def selected_dots(page: Any) -> np.ndarray:
+    """Page coordinates of the selected points drawn above the map, shape (n, 2)."""
+    return np.asarray(page.evaluate(JS_SELECTED_DOTS), dtype=float).reshape(-1, 2)
 
 
 def text(page: Any, selector: str) -> str:

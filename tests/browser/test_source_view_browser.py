@@ -14,6 +14,7 @@ from browser_helpers import (
     lasso,
     lasso_and_count,
     open_explorer_in_lab,
+    selected_dots,
     split_polygon,
     text,
     wait_for_count,
@@ -105,6 +106,19 @@ def test_map_lasso_outlines_tiles_and_source_lasso_selects_exactly(page, small_b
     )
     outlined = int(text(page, ".symsim-source-outlined"))
     assert 0 < outlined <= selected
+    # every selected point is drawn outlined above the map, left of the lasso's cut, and
+    # hovering one of them shows its card as hovering any point does
+    chosen = selected_dots(page)
+    assert len(chosen) == selected
+    assert (chosen[:, 0] < polygon[1][0]).all()
+    cards_shown = (
+        "() => Array.from(document.querySelectorAll('.symsim-tooltip-text'))"
+        ".filter(e => e.getClientRects().length && e.offsetParent !== null).length"
+    )
+    page.mouse.move(chosen[0][0], chosen[0][1] - 400)  # off the map: no card
+    page.wait_for_function(f"({cards_shown})() === 0", timeout=30_000)
+    page.mouse.move(*chosen[0], steps=3)
+    page.wait_for_function(f"({cards_shown})() === 1", timeout=30_000)
 
     # a lasso on the micrograph: the same tiles as a direct polygon test of their centres
     _lasso_on_micrograph(page, Bundle.load(small_bundle).items)
