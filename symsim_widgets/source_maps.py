@@ -16,8 +16,8 @@ widget involved:
 * :func:`symmetry_map`: an RGBA image of the source frame in which every pixel takes the
   colour of the tile of one scale whose centre is nearest (overlapping tiles share their
   overlap half and half), coloured by an item column (``predicted_group`` by default,
-  ``"none"`` shown as not periodic) or by membership in groups of items (a selection, the
-  children of a node); with the legend.
+  ``"none"`` labelled "not periodic" in the legend) or by membership in groups of items
+  (a selection, the children of a node); with the legend.
 
 Coordinates are pixels of the source frame: ``x`` to the right, ``y`` down, row 0 at the
 top, as the items' columns.
@@ -45,6 +45,8 @@ import numpy as np
 import pandas as pd
 from skimage.measure import points_in_poly
 
+from symsim_widgets.symmetry.periodicity import NOT_PERIODIC, NOT_PERIODIC_LABEL
+
 __all__ = [
     "NOT_PERIODIC_LABEL",
     "TILE_COLUMNS",
@@ -58,8 +60,6 @@ __all__ = [
 #: The item columns that place a tile on its source frame.
 TILE_COLUMNS = ("source", "frame", "scale", "x", "y", "w", "h")
 
-#: Legend label of items whose predicted group is ``"none"`` (no lattice found).
-NOT_PERIODIC_LABEL = "none (not periodic)"
 #: Legend label of tiles outside every group, or with a missing value.
 MISSING_LABEL = "(none)"
 
@@ -240,7 +240,7 @@ def _labels_of(
             MISSING_LABEL
             if pd.isna(v)
             else NOT_PERIODIC_LABEL
-            if by == "predicted_group" and str(v) == "none"
+            if by == "predicted_group" and str(v) == NOT_PERIODIC
             else str(v)
             for v in values
         ]
@@ -275,7 +275,8 @@ def symmetry_map(
     by : str or mapping of str to root indices
         An item column (categories: each distinct value its colour; with
         ``"predicted_group"``, the value ``"none"`` is labelled
-        :data:`NOT_PERIODIC_LABEL` in dark grey), or groups of items, e.g.
+        :data:`NOT_PERIODIC_LABEL`, "not periodic", in dark grey; the items keep
+        ``"none"``), or groups of items, e.g.
         ``{"selection": explorer.selected}`` or ``{c.label: c.indices for c in
         node.children}`` (a tile in several groups takes the first). Tiles with a missing
         value, or in no group, are :data:`MISSING_LABEL` (light grey).

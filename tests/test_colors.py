@@ -47,3 +47,13 @@ def test_values_categories_and_numbers():
 def test_palette_repeats():
     colours = category_colors(len(PALETTE) + 2)
     assert colours[: len(PALETTE)] == list(PALETTE) and colours[-2:] == list(PALETTE[:2])
+
+
+def test_a_predicted_group_of_none_is_labelled_not_periodic():
+    items = pd.DataFrame({"predicted_group": ["p4m", "none", None, "cm"]})
+    codes, names = color_values(items, "predicted_group")
+    assert names == ["(none)", "cm", "not periodic", "p4m"]
+    assert [names[int(c)] for c in codes] == ["p4m", "not periodic", "(none)", "cm"]
+    assert items.predicted_group.iloc[1] == "none"  # the data keep "none"
+    other = pd.DataFrame({"group": ["none", "p2"]})  # only the package's own column
+    assert color_values(other, "group")[1] == ["none", "p2"]

@@ -330,3 +330,54 @@ def test_lasso_on_the_source_selects_the_tiles_on_the_map(explorer):
     assert explorer.scatter.selected.tolist() == sorted(expected.tolist())
     child = explorer.drill()  # drillable like any selection
     assert child.indices.tolist() == sorted(expected.tolist())
+
+
+def test_source_view_colours_by_the_current_nodes_children(explorer):
+    """The source view's menu offers the child nodes of the node shown, named as the tree
+    panel names them, and follows children explored, renamed and closed."""
+    from symsim_widgets.widgets.source_view import CHILD_NODES
+
+    view = explorer.source_view
+    items = explorer.items
+    source = items.source[items.index[items.scale != "full"][0]]
+    of_source = items.index[items.source == source].to_numpy()
+    explorer.show_source(source)
+    assert view.child_nodes == {}
+    explorer.select(of_source[: len(of_source) // 2])
+    first = explorer.drill("upper tiles")
+    assert view.child_nodes == {}  # the child has no children of its own
+    explorer.go(explorer.tree)
+    assert list(view.child_nodes) == ["upper tiles"]
+    assert view.child_nodes["upper tiles"].tolist() == first.indices.tolist()
+    view.color_by = CHILD_NODES
+    assert set(view.legend) == {"upper tiles", "(none)"}
+    second = explorer.tree.child(of_source[len(of_source) // 2 :])  # explored elsewhere
+    assert list(view.child_nodes) == ["upper tiles", second.label]
+    assert second.label in view.legend
+    explorer.rename("lower tiles", second)
+    assert list(view.legend)[:2] == ["upper tiles", "lower tiles"]
+    explorer.close_node(first)
+    explorer.close_node(second)
+    assert view.child_nodes == {} and view.color_by == ""
+
+
+def test_a_predicted_group_of_none_is_shown_as_not_periodic(collection, features):
+    """The map's legend, the gallery's captions and the source view's legend say "not
+    periodic" where the items say "none" (which they keep)."""
+    items = collection.items.copy()
+    items["predicted_group"] = np.where(np.arange(len(items)) % 3 == 0, "none", "p4m")
+    thumbs = [collection.thumbnail(i) for i in range(len(collection))]
+    ex = Explorer(
+        items=items, thumbnails=thumbs, embeddings=features, method="pca", progress=False
+    )
+    assert ex.color_by == "predicted_group"  # the first view's colour
+    legend = ex.scatter.legend_html
+    assert "</span> not periodic</span>" in legend and "</span> none</span>" not in legend
+    ex.select([0, 1])  # item 0 is "none", item 1 "p4m"
+    assert ex.gallery.captions[0].endswith("not periodic</div>")
+    assert ex.gallery.captions[1].endswith("p4m</div>")
+    tiled = int(items.index[(items.scale != "full") & (items.predicted_group == "none")][0])
+    ex.show_source(tiled)
+    ex.source_view.color_by = "predicted_group"
+    assert "not periodic" in ex.source_view.legend and "none" not in ex.source_view.legend
+    assert (ex.items.predicted_group == "none").sum() == (np.arange(len(items)) % 3 == 0).sum()

@@ -87,7 +87,7 @@ def test_symmetry_map_colours_each_tile_region_by_its_value(camera):
     items.loc[none_tile, "predicted_group"] = "none"
     rgba, legend = symmetry_map(items, "camera")
     assert rgba.shape == (512, 512, 4) and rgba.dtype == np.uint8
-    assert list(legend) == ["p2", "p4m", NOT_PERIODIC_LABEL]
+    assert list(legend) == ["p2", "p4m", "not periodic"] == ["p2", "p4m", NOT_PERIODIC_LABEL]
     assert (rgba[..., 3] == 255).all()  # the tiles cover the whole frame
     assert tuple(rgba[300, 100]) == legend["p4m"]
     assert tuple(rgba[300, 450]) == legend["p2"]

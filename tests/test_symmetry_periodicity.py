@@ -24,6 +24,7 @@ from symsim_widgets.symmetry.periodicity import (
     canonical_square,
     estimate_lattice,
     estimate_lattices,
+    group_label,
     lattice_columns,
 )
 
@@ -215,3 +216,8 @@ def test_one_bad_item_does_not_stop_the_others():
         table = estimate_lattices(images)
     assert table.loc[0].isna().all()
     assert table.loc[1, "periodicity"] >= PERIODIC_THRESHOLD
+
+
+def test_group_label_shows_none_as_not_periodic():
+    assert group_label("none") == "not periodic"
+    assert [group_label(g) for g in ("p1", "p6m", "cm")] == ["p1", "p6m", "cm"]

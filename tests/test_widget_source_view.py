@@ -63,7 +63,7 @@ def test_colour_overlay_legend_and_png_export(images, tmp_path):
     view = SourceView(items, collection=images)
     view.show_source("camera")
     view.color_by = "predicted_group"
-    assert set(view.legend) == {"p4m", "none (not periodic)"}
+    assert set(view.legend) == {"p4m", "not periodic"}  # the items keep "none"
     path = view.save_png(tmp_path / "map.png")
     saved = np.asarray(Image.open(path))
     assert saved.shape == (512, 512, 3)
@@ -112,3 +112,65 @@ def test_a_selection_over_many_sources_shows_a_bounded_strip():
     shown = view.strip_shown
     assert len(shown) == MAX_STRIP_BUTTONS + 1 and shown[0].startswith("scan")
     assert "28 more sources (28 tiles)" in shown[-1]
+
+
+def test_save_png_button_writes_the_full_size_picture_and_says_where(images, tmp_path):
+    view = SourceView(images.items, collection=images)
+    with pytest.raises(ValueError, match="no source is shown"):
+        view.save_png(tmp_path / "nothing.png")
+    view.show_source("coins")
+    view.color_by = "selection"
+    view._save_path.value = str(tmp_path / "coins_map.png")
+    view._save.click()
+    assert view.message == f"saved {tmp_path / 'coins_map.png'}"
+    saved = Image.open(tmp_path / "coins_map.png")
+    assert saved.format == "PNG" and saved.size == (384, 303)  # coins, not the display
+    assert np.array_equal(np.asarray(saved), view.picture())
+    view._save_path.value = str(tmp_path / "no such folder" / "map.png")
+    view._save.click()
+    assert view.message.startswith("could not save the PNG") and "no such folder" in view.message
+
+
+def test_colour_by_child_nodes_is_offered_with_children_and_names_them(images):
+    from symsim_widgets.source_maps import MISSING_LABEL
+    from symsim_widgets.widgets.source_view import CHILD_NODES, OVERLAY_ALPHA
+
+    view = SourceView(images.items, collection=images)
+    view.show_source("camera")
+    menu = [value for _, value in view._colour.options]
+    assert CHILD_NODES not in menu
+    with pytest.raises(Exception, match="no child nodes"):
+        view.color_by = CHILD_NODES
+    tiles = source_tiles(images, "camera", scale="0.25")
+    left = tiles.item[tiles.x + tiles.w / 2 < 256].to_numpy()
+    right_top = tiles.item[(tiles.x + tiles.w / 2 > 256) & (tiles.y + tiles.h / 2 < 256)]
+    view.child_nodes = {"left domain": left, "selection 2 (9 points)": right_top.to_numpy()}
+    assert CHILD_NODES in [value for _, value in view._colour.options]
+    view._colour.value = CHILD_NODES  # what choosing it in the menu does
+    assert view.color_by == CHILD_NODES
+    assert list(view.legend) == ["left domain", "selection 2 (9 points)", MISSING_LABEL]
+    assert "left domain" in view._legend.value
+    # each tile's centre takes its child's colour (blended over the grey micrograph)
+    colour_of = {int(i): view.legend["left domain"] for i in left}
+    colour_of.update({int(i): view.legend["selection 2 (9 points)"] for i in right_top})
+    picture = view.picture().astype(int)
+    legend = dict(view.legend)
+    view.color_by = ""
+    plain = view.picture().astype(int)  # grey, but for the outlines
+    for row in tiles.itertuples():
+        cy, cx = row.y + row.h // 2, row.x + row.w // 2
+        block, under = (
+            picture[cy - 3 : cy + 4, cx - 3 : cx + 4],
+            plain[cy - 3 : cy + 4, cx - 3 : cx + 4],
+        )
+        grey = (under[..., 0] == under[..., 1]) & (under[..., 1] == under[..., 2])
+        r, g, b = block[grey].T
+        cr, cg, cb, _ = colour_of.get(row.item, legend[MISSING_LABEL])
+        assert grey.sum() > 20
+        assert np.abs((r - g) - OVERLAY_ALPHA * (cr - cg)).max() <= 1.5
+        assert np.abs((g - b) - OVERLAY_ALPHA * (cg - cb)).max() <= 1.5
+    view.color_by = CHILD_NODES
+    # the children go (the node has none left): the menu drops them, the overlay goes
+    view.child_nodes = {}
+    assert view.color_by == "" and view.legend == {}
+    assert CHILD_NODES not in [value for _, value in view._colour.options]

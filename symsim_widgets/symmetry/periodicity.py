@@ -66,12 +66,14 @@ __all__ = [
     "DEFAULT_CANONICAL_SCALE",
     "LATTICE_COLUMNS",
     "NOT_PERIODIC",
+    "NOT_PERIODIC_LABEL",
     "PERIODIC_THRESHOLD",
     "CanonicalScale",
     "LatticeEstimate",
     "canonical_square",
     "estimate_lattice",
     "estimate_lattices",
+    "group_label",
     "item_pixel_sizes",
     "lattice_columns",
     "to_grey",
@@ -90,10 +92,26 @@ LATTICE_COLUMNS = (
 #: The group label of images without a lattice.
 NOT_PERIODIC = "none"
 
+#: How :data:`NOT_PERIODIC` is shown to people (legends, captions); the data keep "none".
+NOT_PERIODIC_LABEL = "not periodic"
+
 #: Periodicity score below which an image is called not periodic (chosen on generated
 #: patterns at full corruption against textures, PFM domain images and noise; see
 #: ``benchmarks/bench_symmetry_scale.py``).
 PERIODIC_THRESHOLD = 0.4
+
+
+def group_label(group: object) -> str:
+    """A predicted group as legends and captions show it: :data:`NOT_PERIODIC_LABEL` for
+    :data:`NOT_PERIODIC`, any other value as text.
+
+    Examples
+    --------
+    >>> group_label("p4m"), group_label("none")
+    ('p4m', 'not periodic')
+    """
+    return NOT_PERIODIC_LABEL if group == NOT_PERIODIC else str(group)
+
 
 # the estimator's candidate bases are pairs of peaks among this many shortest strong ones
 # and this many highest

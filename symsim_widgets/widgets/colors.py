@@ -5,8 +5,9 @@ A column is offered when it is numeric with at least two values, or has 2 to
 :data:`MAX_CATEGORIES` distinct values. Numbers with more than
 :data:`MAX_NUMERIC_CATEGORIES` distinct values are drawn on a continuous scale (viridis);
 anything else is drawn as categories, in :data:`PALETTE` order of the sorted category
-names (missing values are the category ``"(none)"``). Nothing here knows any particular
-collection's column names.
+names (missing values are the category ``"(none)"``). Apart from the package's own
+``predicted_group`` (its ``"none"`` is labelled "not periodic"), nothing here knows any
+particular collection's column names.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from symsim_widgets.symmetry.periodicity import group_label
 
 __all__ = [
     "DEFAULT_COLOR",
@@ -121,15 +124,18 @@ def color_values(items: pd.DataFrame, column: str) -> tuple[np.ndarray | None, l
     Returns
     -------
     (numpy.ndarray or None, list of str)
-        Category codes (float) and the sorted category names; or the numbers (NaN for
-        missing) and an empty list for a numeric column of more than
-        :data:`MAX_NUMERIC_CATEGORIES` values; ``(None, [])`` for ``column=""``.
+        Category codes (float) and the category names in sorted order of the values, as
+        the legend shows them (a ``predicted_group`` of ``"none"`` is "not periodic");
+        or the numbers (NaN for missing) and an empty list for a numeric column of more
+        than :data:`MAX_NUMERIC_CATEGORIES` values; ``(None, [])`` for ``column=""``.
 
     Examples
     --------
     >>> codes, names = color_values(pd.DataFrame({"kind": ["b", "a", None]}), "kind")
     >>> codes.tolist(), names
     ([2.0, 1.0, 0.0], ['(none)', 'a', 'b'])
+    >>> color_values(pd.DataFrame({"predicted_group": ["p2", "none"]}), "predicted_group")[1]
+    ['not periodic', 'p2']
     """
     if not column:
         return None, []
@@ -139,4 +145,6 @@ def color_values(items: pd.DataFrame, column: str) -> tuple[np.ndarray | None, l
     text = col.astype(object).where(col.notna(), "(none)").astype(str)
     categories = sorted(text.unique().tolist())
     codes = pd.Categorical(text, categories=categories).codes.astype(np.float64)
+    if column == "predicted_group":
+        categories = [group_label(name) for name in categories]
     return codes, categories

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from symsim_widgets._lru import LRUCache
+from symsim_widgets.symmetry.periodicity import group_label
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -153,7 +154,8 @@ def physical_length(nm: float) -> str:
 def item_caption(source: ItemSource, i: int) -> str:
     """A short caption of item ``i`` (escaped HTML, one fact per line): its source's file
     name (or the item's name), channel, tile size (in nm when the pixel size is known,
-    else in pixels) and predicted wallpaper group, whichever the items record.
+    else in pixels) and predicted wallpaper group ("not periodic" for ``"none"``),
+    whichever the items record.
 
     Examples
     --------
@@ -177,7 +179,7 @@ def item_caption(source: ItemSource, i: int) -> str:
         lines.append(physical_length(width * pixel) if pixel else f"{int(width)} px")
     group = row.get("predicted_group")
     if group:
-        lines.append("not periodic" if group == "none" else str(group))
+        lines.append(group_label(group))
     return "<br>".join(html.escape(_shorten(line)) for line in lines)
 
 

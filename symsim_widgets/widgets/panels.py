@@ -33,6 +33,19 @@ from symsim_widgets.widgets.tree import TreeView
 TABS = ("gallery", "mosaic")
 
 
+def child_groups(node: ExplorationNode) -> dict[str, np.ndarray]:
+    """A node's children as the source view colours them: label -> root indices, in
+    creation order, named as the tree panel names them (a label that two children share
+    gets the child's id after it)."""
+    labels = [child.label for child in node.children]
+    return {
+        (child.label if labels.count(child.label) == 1 else f"{child.label} ({child.id})"): (
+            child.indices
+        )
+        for child in node.children
+    }
+
+
 class ExplorerPanels:
     """The views of one explorer and their layout.
 
@@ -79,6 +92,7 @@ class ExplorerPanels:
         self.controls.color_options = list(color_columns(source.items))
         # the source view (issue 12): under the map, linked to hover and selection
         self.source_view = SourceView(source.items, collection=source.collection)
+        self._shown: ExplorationNode | None = None  # the node whose children it offers
         self.tabs = w.Tab(children=[self.gallery, self.mosaic])
         for k, name in enumerate(TABS):
             self.tabs.set_title(k, name)
@@ -234,6 +248,25 @@ class ExplorerPanels:
                 else ""
             )
         self.mosaic.points = points
+        self._offer_children(node)
+
+    def _offer_children(self, node: ExplorationNode) -> None:
+        """Offer the node's children to the source view, and follow its tree so that
+        children explored, renamed or closed later are offered too."""
+        if self._shown is None or self._shown.root is not node.root:
+            if self._shown is not None:
+                self._shown.unobserve(self._on_tree_event)
+            node.observe(self._on_tree_event)
+        self._shown = node
+        self.source_view.child_nodes = child_groups(node)
+
+    def _on_tree_event(self, event: Any) -> None:
+        def update() -> None:
+            node = self._shown
+            if node is not None and node.attached:
+                self.source_view.child_nodes = child_groups(node)
+
+        self._ui.call_soon(update)
 
     def show_selection(self, node: ExplorationNode, selection: np.ndarray) -> None:
         """Mark the selection on the map and its tiles on the source view; the gallery

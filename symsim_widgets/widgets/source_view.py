@@ -4,7 +4,9 @@
 frame outlined at its true position and scale (one outline colour per scale), the tiles
 of :attr:`SourceView.outlined` (the explorer's selection) outlined in orange and the
 hovered item in red; :attr:`SourceView.color_by` lays a
-:func:`~symsim_widgets.source_maps.symmetry_map` over it, with its legend. When the
+:func:`~symsim_widgets.source_maps.symmetry_map` over it, with its legend: by an item
+column, by membership in the selection, or by membership in each child node of the
+explorer's current node (:attr:`SourceView.child_nodes`: domains at a glance). When the
 outlined tiles come from several sources, a strip of buttons (one per source, with its
 count) steps through them. The picture is drawn in Python into one PNG
 (``ipywidgets.Image``), so what the widget shows is what :meth:`SourceView.picture`
@@ -35,18 +37,28 @@ from symsim_widgets.source_maps import (
 )
 from symsim_widgets.widgets.images import png_bytes, to_uint8
 
-__all__ = ["SourceView"]
+__all__ = ["CHILD_NODES", "OVERLAY_ALPHA", "SELECTION", "SourceView"]
 
 #: Most source buttons the strip shows (a selection over thousands of sources would
 #: otherwise make one button each).
 MAX_STRIP_BUTTONS = 12
+
+#: :attr:`SourceView.color_by` value (and menu entry) colouring by the selection.
+SELECTION = "selection"
+#: :attr:`SourceView.color_by` value (and menu entry) colouring by membership in each
+#: child node of the current node, offered while :attr:`SourceView.child_nodes` has any.
+CHILD_NODES = "child nodes"
 
 #: Longest side, in pixels, of the picture drawn in the widget.
 DISPLAY_SIDE = 480
 _SCALE_RGB = ((90, 200, 255), (120, 255, 120), (255, 120, 255), (255, 255, 120))
 _SELECTED_RGB = (255, 160, 0)
 _HOVERED_RGB = (230, 20, 20)
-_OVERLAY_ALPHA = 0.45
+
+#: Opacity of the colour map laid over the micrograph: a pixel of a tile whose legend
+#: colour is ``c`` over grey level ``g`` shows ``g * (1 - OVERLAY_ALPHA) + c *
+#: OVERLAY_ALPHA`` (rounded down) in :meth:`SourceView.picture` and the saved PNG.
+OVERLAY_ALPHA = 0.45
 
 
 class SourceView(w.VBox):
@@ -70,7 +82,14 @@ class SourceView(w.VBox):
     hovered_item : int
         Root index outlined as hovered (-1 for none).
     color_by : str
-        An item column, ``"selection"`` (the outlined tiles), or "" for no overlay.
+        An item column, :data:`SELECTION` (``"selection"``: the outlined tiles),
+        :data:`CHILD_NODES` (``"child nodes"``: each group of :attr:`child_nodes`, named
+        in the legend), or "" for no overlay.
+    child_nodes : dict of str to numpy.ndarray
+        The child nodes of the explorer's current node: label (as the tree panel names
+        it) -> root indices, in the tree's order. The explorer keeps it up to date as
+        nodes are explored, renamed or closed; while it is not empty the colour menu
+        offers :data:`CHILD_NODES`.
     message : str
         What went wrong, naming the item or source ("" when all is well).
     read_only : bool
@@ -90,6 +109,7 @@ class SourceView(w.VBox):
     outlined = t.Any()
     hovered_item = t.Int(-1)
     color_by = t.Unicode("")
+    child_nodes = t.Dict()
     message = t.Unicode("")
     read_only = t.Bool(False)
     strip = t.List()
@@ -104,6 +124,7 @@ class SourceView(w.VBox):
         self._image = w.Image(format="png", layout=w.Layout(max_width=f"{DISPLAY_SIDE}px"))
         self._image.add_class("symsim-source-image")
         self._drag: list[list[float]] | None = None
+        self._menu_changing = False
         self._mouse = Event(
             source=self._image,
             watched_events=["mousedown", "mousemove", "mouseup"],
@@ -115,18 +136,21 @@ class SourceView(w.VBox):
         self._caption = w.HTML()
         self._caption.add_class("symsim-source-caption")
         self._legend = w.HTML()
+        self._legend.add_class("symsim-source-legend")
         self._strip = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self._strip_buttons: list[w.Button] = []
         self._strip_more = w.HTML()
-        self._colour = w.Dropdown(description="colour by", options=[("none", "")])
-        self._colour.options = [("none", ""), ("selection", "selection")] + [
-            (c, c) for c in ("predicted_group", "scale", "channel") if c in self.items.columns
-        ]
+        self._colour = w.Dropdown(description="colour by", options=self._menu())
+        self._colour.add_class("symsim-source-colour")
         t.link((self._colour, "value"), (self, "color_by"))
         self._save_path = w.Text(value="symmetry_map.png", layout=w.Layout(width="220px"))
+        self._save_path.add_class("symsim-source-save-path")
         self._save = w.Button(description="save PNG")
+        self._save.add_class("symsim-source-save")
         self._save.on_click(lambda _: self._save_clicked())
-        self._saving = w.HBox([self._save_path, self._save])
+        self._saved = w.HTML()
+        self._saved.add_class("symsim-source-saved")
+        self._saving = w.HBox([self._save_path, self._save, self._saved])
         self.children = [
             self._caption,
             self._strip,
@@ -177,11 +201,13 @@ class SourceView(w.VBox):
         grey = to_uint8(pixels if pixels.ndim == 2 else pixels.mean(axis=2))
         rgb = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
         if self.color_by:
-            by: Any = (
-                {"selection": self.outlined} if self.color_by == "selection" else (self.color_by)
-            )
+            by: Any = self.color_by
+            if by == SELECTION:
+                by = {SELECTION: self.outlined}
+            elif by == CHILD_NODES:
+                by = dict(self.child_nodes)
             overlay, self.legend = symmetry_map(self.items, self.source, by, frame=self.frame)
-            alpha = overlay[..., 3:4].astype(np.float32) / 255 * _OVERLAY_ALPHA
+            alpha = overlay[..., 3:4].astype(np.float32) / 255 * OVERLAY_ALPHA
             rgb = rgb * (1 - alpha) + overlay[..., :3] * alpha
         else:
             self.legend = {}
@@ -201,11 +227,32 @@ class SourceView(w.VBox):
         return rgb
 
     def save_png(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`picture` (with the colour overlay, if any) as a PNG file."""
+        """Write :meth:`picture` as a PNG file (what the *save PNG* button does).
+
+        The file is RGB at the source frame's full size (``source_height`` by
+        ``source_width`` pixels, not the widget's smaller display): the micrograph in
+        grey, the colour map of :attr:`color_by` laid over it at :data:`OVERLAY_ALPHA`
+        (each tile region in its colour of :attr:`legend`), and the tile outlines.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+
+        Raises
+        ------
+        ValueError
+            When no source is shown yet, or the source's pixels cannot be read (the
+            message names it).
+        OSError
+            When the file cannot be written (e.g. its folder does not exist).
+        """
         from PIL import Image
 
+        if not self.source:
+            raise ValueError("no source is shown: hover a point or call show_source first")
         out = Path(path).expanduser()
-        Image.fromarray(self.picture()).save(out)
+        Image.fromarray(self.picture()).save(out, format="PNG")
         return out
 
     def select_polygon(self, polygon: Any) -> np.ndarray:
@@ -310,10 +357,55 @@ class SourceView(w.VBox):
     def _on_strip_click(self, button: w.Button) -> None:
         self.show_source(button.tooltip)
 
+    def _menu(self) -> list[tuple[str, str]]:
+        """The colour menu's entries: none, the selection, the child nodes (when there
+        are any) and the item columns worth a map."""
+        columns = [c for c in ("predicted_group", "scale", "channel") if c in self.items.columns]
+        return (
+            [("none", ""), (SELECTION, SELECTION)]
+            + ([(CHILD_NODES, CHILD_NODES)] if self.child_nodes else [])
+            + [(c, c) for c in columns]
+        )
+
+    @t.validate("color_by")
+    def _valid_color_by(self, proposal: Any) -> str:
+        if proposal["value"] == CHILD_NODES and not self.child_nodes:
+            raise t.TraitError(
+                f"cannot colour by {CHILD_NODES!r}: the current node has no child nodes "
+                "(explore a selection first)"
+            )
+        return proposal["value"]
+
+    @t.validate("child_nodes")
+    def _valid_child_nodes(self, proposal: Any) -> dict[str, np.ndarray]:
+        return {
+            str(label): np.unique(np.asarray(members, dtype=np.int64).reshape(-1))
+            for label, members in proposal["value"].items()
+        }
+
+    @t.observe("child_nodes")
+    def _on_child_nodes(self, change: Any) -> None:
+        old, new = change["old"] or {}, change["new"]
+        if list(old) == list(new) and all(np.array_equal(old[k], new[k]) for k in new):
+            return  # the same children (a tree event elsewhere): nothing to redraw
+        if not change["new"] and self.color_by == CHILD_NODES:
+            self.color_by = ""  # redraws
+        menu = self._menu()
+        if list(self._colour.options) != menu:
+            chosen = self.color_by  # new options reset the menu's value: put it back
+            self._menu_changing = True
+            try:
+                self._colour.options = menu
+                self._colour.value = chosen
+            finally:
+                self._menu_changing = False
+        if self.color_by == CHILD_NODES and self.source:
+            self._draw()
+
     @t.observe("color_by", "read_only")
     def _on_settings(self, change: Any) -> None:
         self._saving.layout.display = "none" if self.read_only else ""
-        if self.source:
+        if self.source and not self._menu_changing:
             self._draw()
 
     def _frame_pixels(self) -> np.ndarray:
@@ -365,8 +457,12 @@ class SourceView(w.VBox):
             path = self.save_png(self._save_path.value)
         except (OSError, SourceMapError, ValueError) as exc:
             self.message = f"could not save the PNG: {exc}"
-            return
-        self.message = f"saved {path}"
+        else:
+            self.message = f"saved {path}"
+        colour = "#b00" if self.message.startswith("could not") else "#070"
+        self._saved.value = (
+            f"<span style='font-size:12px;color:{colour}'>{html.escape(self.message)}</span>"
+        )
 
 
 def _outline(rgb: np.ndarray, row: Any, colour: tuple[int, int, int], width: int) -> None:

@@ -95,3 +95,24 @@ def lasso_half_and_explore(page: Any) -> int:
     wait_for_count(page, ".symsim-node-depth", 1)
     wait_for_count(page, ".symsim-node-count", selected)
     return selected
+
+
+def open_explorer_in_lab(page: Any, url: str, artifacts: Any) -> None:
+    """Open a notebook of the ``lab`` fixture and run its cell with the toolbar's run
+    button, until the explorer's map is drawn (retrying: a click that lands while Lab is
+    still settling can be lost)."""
+    import pytest
+
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    run = page.locator("jp-button[data-command='notebook:run-cell-and-select-next']")
+    for _attempt in range(3):
+        page.click(".jp-Notebook .jp-Cell .jp-InputArea-prompt")
+        run.first.click()
+        try:
+            page.wait_for_selector(".symsim-scatter svg.svg-figure g.object_grp", timeout=90_000)
+            return
+        except Exception:
+            page.screenshot(path=str(artifacts / "jupyterlab-retry.png"))
+    pytest.fail("the notebook cell did not produce the explorer in JupyterLab")

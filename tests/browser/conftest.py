@@ -9,13 +9,19 @@ root (git-ignored).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from symsim_widgets.dashboard import serve
+from symsim_widgets.dashboard import free_port, serve
 from symsim_widgets.demo import demo_collection
 from symsim_widgets.pipeline import build_bundle
 
@@ -77,6 +83,91 @@ def dashboard(small_bundle):
     server = serve(small_bundle, timeout=120)
     yield server
     server.stop()
+
+
+class JupyterLab:
+    """A running JupyterLab server whose notebooks each open an Explorer (writable, not
+    the read-only dashboard) on one bundle."""
+
+    def __init__(self, root: Path, port: int, bundle: Path) -> None:
+        self.root, self.port, self.bundle = root, port, bundle
+
+    def notebook(self, name: str) -> str:
+        """The URL of notebook ``name`` (written on first use), opened in a workspace of
+        its own: one code cell making ``explorer = Explorer.from_bundle(bundle,
+        read_only=False)``. Each notebook has its own kernel, so tests that open
+        different notebooks do not share an explorer."""
+        path = self.root / name
+        if not path.exists():
+            code = (
+                "from symsim_widgets.widgets import Explorer\n"
+                f"explorer = Explorer.from_bundle({str(self.bundle)!r}, read_only=False)\n"
+                "explorer"
+            )
+            cell = {
+                "cell_type": "code",
+                "id": "c1",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": code,
+            }
+            kernel = {"display_name": "Python 3", "language": "python", "name": "python3"}
+            notebook = {
+                "cells": [cell],
+                "metadata": {"kernelspec": kernel},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+            path.write_text(json.dumps(notebook), encoding="utf-8")
+        # a workspace per notebook: Lab would otherwise reopen the notebooks of earlier
+        # tests beside it (in hidden tabs, with their explorers)
+        workspace = Path(name).stem
+        return f"http://127.0.0.1:{self.port}/lab/workspaces/{workspace}/tree/{name}"
+
+
+@pytest.fixture(scope="session")
+def lab(small_bundle, tmp_path_factory):
+    """JupyterLab on 127.0.0.1 (no token), shared by the tests of the session."""
+    root = tmp_path_factory.mktemp("lab")
+    port = free_port()
+    log = open(root / "lab.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--allow-root",
+            f"--LabApp.workspaces_dir={root / 'workspaces'}",
+            f"--LabApp.user_settings_dir={root / 'settings'}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2).close()
+            break
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            assert process.poll() is None, (root / "lab.log").read_text()
+            assert time.monotonic() < deadline, "JupyterLab did not start"
+            time.sleep(0.5)
+    yield JupyterLab(root, port, small_bundle)
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
 
 
 @pytest.fixture(scope="session")
