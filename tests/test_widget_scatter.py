@@ -81,6 +81,16 @@ def test_hover_tooltip_shows_the_thumbnail(explorer, collection):
     assert "brick" in explorer.scatter.tooltip_html
 
 
+def test_hover_card_says_not_periodic_for_group_none(collection, features):
+    ex = Explorer(collection, embeddings=features, method="pca", progress=False)
+    ex.items["predicted_group"] = "p4m"
+    ex.items.loc[3, "predicted_group"] = "none"
+    ex.scatter.show_tooltip(3)
+    assert "predicted_group</b>: not periodic" in ex.scatter.tooltip_html
+    ex.scatter.show_tooltip(4)
+    assert "predicted_group</b>: p4m" in ex.scatter.tooltip_html
+
+
 def test_colour_by_categories_and_numbers(explorer, collection):
     assert "kind" in explorer.controls.color_options
     explorer.color_by = "kind"

@@ -27,6 +27,7 @@ import ipywidgets as w
 import numpy as np
 import traitlets as t
 
+from symsim_widgets.symmetry.periodicity import group_label
 from symsim_widgets.widgets._ui import UiScheduler
 from symsim_widgets.widgets.colors import DEFAULT_COLOR, HIGHLIGHT_COLOR, PALETTE, category_colors
 from symsim_widgets.widgets.images import ItemSource, physical_card
@@ -622,6 +623,8 @@ class ScatterView(w.VBox):
             ["source", "frame", "channel", "scale", "kind", "group", "predicted_group"],
         )
         info.update(physical_card(self._source.describe(root_index)))
+        if "predicted_group" in info:
+            info["predicted_group"] = group_label(info["predicted_group"])
         rows = "".join(
             f"<div><b>{_escape(k)}</b>: {_escape(_short(v))}</div>"
             for k, v in info.items()
