@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import shutil
 import tempfile
@@ -599,7 +600,7 @@ def _non_finite_rows(array: np.ndarray, block: int = 8192) -> np.ndarray:
     return np.concatenate(bad) if bad else np.zeros(0, np.int64)
 
 
-def _unpack_thumbnails(file: Path, data: dict[str, np.ndarray]) -> list[np.ndarray]:
+def _unpack_thumbnails(file: Path, data: dict[str, np.ndarray]) -> PackedThumbnails:
     try:
         flat, shapes = data["pixels"], data["shapes"]
     except KeyError as exc:
@@ -607,12 +608,42 @@ def _unpack_thumbnails(file: Path, data: dict[str, np.ndarray]) -> list[np.ndarr
     sizes = shapes.prod(axis=1) if len(shapes) else np.zeros(0, np.int64)
     if shapes.ndim != 2 or shapes.shape[1] != 3 or int(sizes.sum()) != flat.size:
         raise BundleError(f"{file}: thumbnail shapes do not match the pixel data")
-    out, start = [], 0
-    for (h, w, c), size in zip(shapes.tolist(), sizes.tolist(), strict=True):
-        t = flat[start : start + size].reshape(h, w, c)
-        out.append(t[:, :, 0] if c == 1 else t)
-        start += size
-    return out
+    return PackedThumbnails(flat, shapes)
+
+
+class PackedThumbnails(Sequence):
+    """The thumbnails of a bundle as :meth:`Bundle.save` packs them: one flat uint8 array
+    and an ``(N, 3)`` array of shapes. Item ``i`` is a view cut when asked for, so opening
+    a bundle of a million thumbnails makes no million arrays (and, memory-mapped, reads
+    none of their pixels).
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        The pixels of all thumbnails, one after the other, each C-ordered.
+    shapes : numpy.ndarray
+        ``(N, 3)`` integers: height, width and channels of each (1 channel: a 2-D view).
+    """
+
+    def __init__(self, pixels: np.ndarray, shapes: np.ndarray) -> None:
+        self._pixels = pixels
+        self._shapes = np.asarray(shapes, dtype=np.int64).reshape(-1, 3)
+        self._starts = np.concatenate([[0], np.cumsum(self._shapes.prod(axis=1))])
+
+    def __len__(self) -> int:
+        return len(self._shapes)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = operator.index(index)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"thumbnail {index} of {len(self)}")
+        h, w, c = self._shapes[i].tolist()
+        thumbnail = self._pixels[self._starts[i] : self._starts[i + 1]].reshape(h, w, c)
+        return thumbnail[:, :, 0] if c == 1 else thumbnail
 
 
 def _shape3(thumbnail: np.ndarray) -> tuple[int, int, int]:

@@ -143,6 +143,17 @@ def test_a_truncated_feature_file_is_named_when_mapped(tmp_path):
         Bundle.load(path, mmap=True)
 
 
+def test_loaded_thumbnails_are_cut_when_asked_for(tmp_path):
+    original = _bundle()
+    thumbnails = Bundle.load(original.save(tmp_path / "b"), mmap=True).thumbnails
+    assert len(thumbnails) == 5
+    np.testing.assert_array_equal(thumbnails[-1], original.thumbnails[4])  # (32, 64, 3)
+    assert thumbnails[0].shape == (48, 64)  # one channel: 2-D
+    assert [t.shape for t in thumbnails[3:]] == [(48, 64), (32, 64, 3)]
+    with pytest.raises(IndexError, match="thumbnail 5 of 5"):
+        thumbnails[5]
+
+
 def _as_format_1(path):
     """Rewrite a saved bundle as format version 1 wrote it: one embeddings.npz."""
     manifest = json.loads((path / "manifest.json").read_text())
