@@ -16,7 +16,9 @@ thumbnails, one grey level per cluster. For each size the benchmark
 3. there, ticks "explore on lasso" and sets the scatter's ``gesture`` to a lasso around
    about half of the map (what the mouse-up does), timing until the selection is made,
    until the child is drawn (with its parent's layout of the selected points) and until
-   its own layout (``--child-method``) is done (a background thread; ``Explorer.wait``);
+   its own layout (``--child-method``) is done (a background thread; ``Explorer.wait``).
+   A PCA child asks the explorer for PCA layouts, so over a UMAP root map (stored for
+   UMAP) the root is projected again when the explorer opens: "(root projected)";
 4. checks that the selection is exactly the set of points inside the polygon according
    to matplotlib's ``Path.contains_points`` (every point tested);
 5. reports the process's resident memory after opening and its peak.
@@ -130,9 +132,9 @@ def _rss_mb() -> float:
 
 def _memory_mb(field: str) -> float:
     """A field of this process's memory in MB: ``VmHWM`` (peak resident, of this program
-    only: ``ru_maxrss`` would count the parent's memory at fork) from
-    ``/proc/self/status``, ``Anonymous`` (memory of its own, not file pages that other
-    processes share) from ``/proc/self/smaps_rollup``."""
+    only: ``ru_maxrss`` would count the parent's memory at fork) or ``RssAnon`` (resident
+    memory of its own) from ``/proc/self/status``, ``Anonymous`` (memory of its own, not
+    file pages that other processes share) from ``/proc/self/smaps_rollup``."""
     source = "/proc/self/smaps_rollup" if field == "Anonymous" else "/proc/self/status"
     with open(source) as fh:
         for line in fh:
