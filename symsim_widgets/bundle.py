@@ -23,6 +23,13 @@ without touching the original files or a model again:
     compressed).
 ``thumbnails.npz``
     The item thumbnails (uint8), packed flat with their shapes.
+``manifest.json``'s ``finite_checked``
+    For each feature array, the fingerprint of its file (size, shape, dtype and a hash
+    of 32 sampled 4 KiB blocks) as written, which records that the array was checked to
+    be finite when the bundle was made. :meth:`Bundle.load` recomputes the fingerprint
+    (a few reads, not the whole file) and skips the scan over every row when it matches;
+    a bundle without the record (older ones), or a file that no longer matches it
+    (replaced, truncated, edited in a sampled block), is scanned in full as before.
 ``layout.npy`` (optional)
     The root map: float32 ``(N, 2)`` coordinates of the primary features, as made by
     :func:`~symsim_widgets.projection.project`, so a viewer draws the map at once
@@ -36,13 +43,15 @@ complete. Arrays are stored with ``allow_pickle=False`` and read the same way.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import operator
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +75,9 @@ _EMBEDDINGS_V1 = "embeddings.npz"
 _EMBEDDINGS_DIR = "embeddings"
 _THUMBNAILS = "thumbnails.npz"
 _LAYOUT = "layout.npy"
+#: Blocks of a feature file hashed into its fingerprint (:func:`_file_fingerprint`).
+_FINGERPRINT_BLOCKS = 32
+_FINGERPRINT_BLOCK_BYTES = 4096
 
 
 class BundleError(ValueError):
@@ -98,6 +110,11 @@ class Bundle:
     collection : Collection, optional
         The collection the bundle was embedded from, when it was made in this process
         (:func:`embed_collection`); not saved, None for a bundle read from disk.
+    checked_finite : collection of str, keyword-only
+        Names of feature arrays already known to hold only finite values, whose scan over
+        every row is skipped (:meth:`load` passes those whose file matches the
+        fingerprint recorded when the bundle was written). Every other array is scanned,
+        so once made, every feature array of a bundle is finite.
 
     Examples
     --------
@@ -120,8 +137,10 @@ class Bundle:
     info: dict[str, Any] = field(default_factory=dict)
     layout: np.ndarray | None = None
     collection: Any = field(default=None, repr=False, compare=False)
+    _: KW_ONLY
+    checked_finite: InitVar[Collection[str]] = ()
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, checked_finite: Collection[str]) -> None:
         n = len(self.items)
         if not self.embeddings:
             raise BundleError("a bundle needs at least one embedding array")
@@ -136,7 +155,7 @@ class Bundle:
                 raise BundleError(
                     f"embedding {name!r} has shape {array.shape}; expected ({n}, D) for {n} items"
                 )
-            bad = _non_finite_rows(array)
+            bad = np.zeros(0, np.int64) if name in checked_finite else _non_finite_rows(array)
             if bad.size:
                 raise BundleError(
                     f"embedding {name!r} has non-finite values in rows {preview(bad)}"
@@ -258,10 +277,12 @@ class Bundle:
         self.items.to_csv(folder / _ITEMS, index=False)
         self.errors.to_csv(folder / _ERRORS, index=False)
         (folder / _EMBEDDINGS_DIR).mkdir()
-        files = {}
+        files, fingerprints = {}, {}
         for i, (name, array) in enumerate(self.embeddings.items()):
             files[name] = f"{_EMBEDDINGS_DIR}/{i}.npy"  # names may hold '+' or '/'
             _write_npy(folder / files[name], array)
+            # every array of a Bundle was checked finite when it was made (__post_init__)
+            fingerprints[name] = _file_fingerprint(folder / files[name])
         shapes = np.array([_shape3(t) for t in self.thumbnails], dtype=np.int64).reshape(-1, 3)
         flat = (
             np.concatenate(
@@ -284,6 +305,7 @@ class Bundle:
             "primary": self.primary,
             "embeddings": {k: list(v.shape) for k, v in self.embeddings.items()},
             "embedding_files": files,
+            "finite_checked": fingerprints,
             "info": self.info,
         }
         if self.layout is not None:
@@ -328,7 +350,7 @@ class Bundle:
             errors = pd.DataFrame(columns=["source", "reason"])
         except (OSError, pd.errors.ParserError) as exc:
             raise BundleError(f"{folder / _ERRORS}: unreadable ({exc})") from exc
-        embeddings = _read_embeddings(folder, manifest, mmap=mmap)
+        embeddings, checked = _read_embeddings(folder, manifest, mmap=mmap)
         thumbs = _read_npz(folder / _THUMBNAILS, mmap=mmap)
         thumbnails = _unpack_thumbnails(folder / _THUMBNAILS, thumbs)
         if len(items) != manifest["n_items"]:
@@ -350,6 +372,7 @@ class Bundle:
             primary=manifest["primary"],
             info=manifest.get("info", {}),
             layout=layout,
+            checked_finite=checked,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -437,14 +460,21 @@ def _embedding_file(folder: Path, manifest: dict[str, Any], name: str) -> str:
 
 def _read_embeddings(
     folder: Path, manifest: dict[str, Any], *, mmap: bool
-) -> dict[str, np.ndarray]:
-    """The feature arrays, from ``embeddings/<i>.npy`` (format 2) or ``embeddings.npz``."""
+) -> tuple[dict[str, np.ndarray], set[str]]:
+    """The feature arrays, from ``embeddings/<i>.npy`` (format 2) or ``embeddings.npz``,
+    and the names of those known to be finite: each ``.npy`` file that does not match
+    the fingerprint recorded when it was checked (the manifest's ``finite_checked``) is
+    scanned here, row by row, and refused with its rows named when it holds NaN or
+    infinity; one that matches is not read. Format 1 arrays are left to the bundle's own
+    scan."""
     if manifest["format_version"] == 1:
-        return _read_npz(folder / _EMBEDDINGS_V1, mmap=mmap)
+        return _read_npz(folder / _EMBEDDINGS_V1, mmap=mmap), set()
     shapes = manifest.get("embeddings")
     if not isinstance(shapes, dict) or not shapes:
         raise BundleError(f"{folder / _MANIFEST}: lists no embedding arrays")
-    out = {}
+    records = manifest.get("finite_checked")
+    records = records if isinstance(records, dict) else {}
+    out, checked = {}, set()
     for name, shape in shapes.items():
         file = folder / _embedding_file(folder, manifest, name)
         try:
@@ -459,7 +489,41 @@ def _read_embeddings(
                 f"says {tuple(shape)}"
             )
         out[name] = array
-    return out
+        if name not in records or records[name] != _file_fingerprint(file):
+            bad = _non_finite_rows(array)
+            if bad.size:
+                raise BundleError(
+                    f"{file}: embedding {name!r} has non-finite values in rows {preview(bad)}"
+                )
+        checked.add(name)
+    return out, checked
+
+
+def _file_fingerprint(file: Path) -> dict[str, Any]:
+    """What identifies a ``.npy`` feature file cheaply: its size, the shape and dtype in
+    its header and a BLAKE2 hash of :data:`_FINGERPRINT_BLOCKS` blocks of 4 KiB spread
+    evenly over it (the first and the last included), a few reads whatever its size.
+
+    A file replaced, truncated or extended gets another fingerprint; so does one edited
+    in a sampled block. An edit that keeps the size and misses every sampled block is
+    not seen: the fingerprint vouches for a file written by :meth:`Bundle.save`, it is
+    not a checksum of every byte.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    with open(file, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        shape, fortran, dtype = _read_npy_header(fh)
+        last = max(size - _FINGERPRINT_BLOCK_BYTES, 0)
+        for offset in np.linspace(0, last, _FINGERPRINT_BLOCKS).astype(np.int64).tolist():
+            fh.seek(offset)
+            digest.update(fh.read(_FINGERPRINT_BLOCK_BYTES))
+    return {
+        "bytes": size,
+        "shape": list(shape),
+        "dtype": dtype.str,
+        "order": "F" if fortran else "C",
+        "blake2b": digest.hexdigest(),
+    }
 
 
 def _write_npy(file: Path, array: np.ndarray) -> None:
@@ -501,13 +565,7 @@ def _map_npz(file: Path) -> dict[str, np.ndarray]:
             start = member.header_offset + 30 + int.from_bytes(local[26:28], "little")
             start += int.from_bytes(local[28:30], "little")
             fh.seek(start)
-            version = np.lib.format.read_magic(fh)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran, dtype = read_header(fh)
+            shape, fortran, dtype = _read_npy_header(fh)
             if dtype.hasobject:
                 raise ValueError(f"array {name!r} holds Python objects")
             out[name] = np.memmap(
@@ -521,6 +579,17 @@ def _map_npz(file: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def _read_npy_header(fh: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype from the ``.npy`` header at ``fh``'s position."""
+    version = np.lib.format.read_magic(fh)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    return read_header(fh)
+
+
 def _non_finite_rows(array: np.ndarray, block: int = 8192) -> np.ndarray:
     """Indices of the rows of ``array`` holding NaN or infinity, checked ``block`` rows at
     a time (a memory-mapped array is never copied whole)."""
@@ -531,7 +600,7 @@ def _non_finite_rows(array: np.ndarray, block: int = 8192) -> np.ndarray:
     return np.concatenate(bad) if bad else np.zeros(0, np.int64)
 
 
-def _unpack_thumbnails(file: Path, data: dict[str, np.ndarray]) -> list[np.ndarray]:
+def _unpack_thumbnails(file: Path, data: dict[str, np.ndarray]) -> PackedThumbnails:
     try:
         flat, shapes = data["pixels"], data["shapes"]
     except KeyError as exc:
@@ -539,12 +608,42 @@ def _unpack_thumbnails(file: Path, data: dict[str, np.ndarray]) -> list[np.ndarr
     sizes = shapes.prod(axis=1) if len(shapes) else np.zeros(0, np.int64)
     if shapes.ndim != 2 or shapes.shape[1] != 3 or int(sizes.sum()) != flat.size:
         raise BundleError(f"{file}: thumbnail shapes do not match the pixel data")
-    out, start = [], 0
-    for (h, w, c), size in zip(shapes.tolist(), sizes.tolist(), strict=True):
-        t = flat[start : start + size].reshape(h, w, c)
-        out.append(t[:, :, 0] if c == 1 else t)
-        start += size
-    return out
+    return PackedThumbnails(flat, shapes)
+
+
+class PackedThumbnails(Sequence):
+    """The thumbnails of a bundle as :meth:`Bundle.save` packs them: one flat uint8 array
+    and an ``(N, 3)`` array of shapes. Item ``i`` is a view cut when asked for, so opening
+    a bundle of a million thumbnails makes no million arrays (and, memory-mapped, reads
+    none of their pixels).
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        The pixels of all thumbnails, one after the other, each C-ordered.
+    shapes : numpy.ndarray
+        ``(N, 3)`` integers: height, width and channels of each (1 channel: a 2-D view).
+    """
+
+    def __init__(self, pixels: np.ndarray, shapes: np.ndarray) -> None:
+        self._pixels = pixels
+        self._shapes = np.asarray(shapes, dtype=np.int64).reshape(-1, 3)
+        self._starts = np.concatenate([[0], np.cumsum(self._shapes.prod(axis=1))])
+
+    def __len__(self) -> int:
+        return len(self._shapes)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = operator.index(index)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"thumbnail {index} of {len(self)}")
+        h, w, c = self._shapes[i].tolist()
+        thumbnail = self._pixels[self._starts[i] : self._starts[i + 1]].reshape(h, w, c)
+        return thumbnail[:, :, 0] if c == 1 else thumbnail
 
 
 def _shape3(thumbnail: np.ndarray) -> tuple[int, int, int]:

@@ -279,7 +279,9 @@ class FeatureBlend:
     def of_bundle(cls, bundle: Any) -> FeatureBlend:
         """The feature branches of a :class:`~symsim_widgets.bundle.Bundle`: its two blend
         branches when it has both, else its primary array; gated by its items'
-        ``periodicity`` column when there is one."""
+        ``periodicity`` column when there is one. A bundle whose primary array is the
+        blend at its own share (``info["weight"]``, as :func:`embed_collection` makes
+        it) gives that array for that share instead of blending again."""
         embeddings = dict(bundle.embeddings)
         if all(b in embeddings for b in BLEND_BRANCHES):
             branches = {b: embeddings[b] for b in BLEND_BRANCHES}
@@ -287,7 +289,19 @@ class FeatureBlend:
             branches = {bundle.primary: embeddings[bundle.primary]}
         items = bundle.items
         periodicity = items["periodicity"].to_numpy() if "periodicity" in items else None
-        return cls(branches, len(items), periodicity=periodicity)
+        blend = cls(branches, len(items), periodicity=periodicity)
+        stored = bundle.info.get("weight")
+        if (
+            blend.blendable
+            and bundle.primary not in BLEND_BRANCHES
+            and stored is not None
+            and weight_key(float(stored)) == float(stored)
+        ):
+            # The primary array is this blend at the bundle's own share (embed_collection
+            # made it with combine_features): it is used as it is, so a viewer opening
+            # the bundle at that share reads none of its rows to draw the map.
+            blend._cache.put(weight_key(float(stored)), np.asarray(bundle.features, np.float32))
+        return blend
 
     def __len__(self) -> int:
         return len(next(iter(self.branches.values())))

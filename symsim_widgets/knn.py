@@ -53,29 +53,59 @@ def _torch_device(device: str):
     return resolve_device(device)
 
 
-def _prepare_rows(x: np.ndarray, metric: str, device: str):
-    """Rows as a torch tensor, and half their squared norms for euclidean (else None).
+class _RowPreparation:
+    """How the rows of ``x`` are prepared for the searches, applied to any subset of them.
 
     Angular metrics: unit rows (a zero row stays zero, so it is at cosine distance 1 from
-    everything). Euclidean: rows centred on their mean, which keeps the expansion
-    ``|x - y|^2 = |x|^2 + |y|^2 - 2 x.y`` accurate in float32.
+    everything; ``correlation`` centres each row first). Euclidean: rows centred on the
+    mean of all rows, which keeps the expansion ``|x - y|^2 = |x|^2 + |y|^2 - 2 x.y``
+    accurate in float32. The raw rows stay a view of ``x`` (no copy when it is float32
+    and C-contiguous), so a search can prepare the rows it needs, in the order it needs
+    them, without a prepared copy of all of them besides.
     """
-    import torch
 
-    if metric not in EXACT_KNN_METRICS:
-        raise ValueError(f"exact kNN supports metrics {EXACT_KNN_METRICS}; got {metric!r}")
-    rows = np.ascontiguousarray(x, dtype=np.float32)
-    with warnings.catch_warnings():
-        # A read-only array (e.g. the exploration tree's shared embeddings) is fine: torch
-        # only reads it here, every operation below makes new tensors.
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        t = torch.from_numpy(rows).to(_torch_device(device))
-    if metric == "correlation":
-        t = t - t.mean(dim=1, keepdim=True)
-    if metric in ("cosine", "correlation"):
-        return t / t.norm(dim=1, keepdim=True).clamp_min(1e-30), None
-    t = t - t.mean(dim=0)
-    return t, 0.5 * (t * t).sum(dim=1)
+    def __init__(self, x: np.ndarray, metric: str, device: str) -> None:
+        import torch
+
+        if metric not in EXACT_KNN_METRICS:
+            raise ValueError(f"exact kNN supports metrics {EXACT_KNN_METRICS}; got {metric!r}")
+        rows = np.ascontiguousarray(x, dtype=np.float32)
+        with warnings.catch_warnings():
+            # A read-only array (e.g. the exploration tree's shared embeddings) is fine:
+            # torch only reads it here, every operation below makes new tensors.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            self.raw = torch.from_numpy(rows).to(_torch_device(device))
+        self.metric = metric
+        self.mean = self.raw.mean(dim=0) if metric in ("euclidean", "l2") else None
+
+    def __call__(self, rows):
+        """Rows of :attr:`raw` (a tensor of them) prepared as the metric needs."""
+        if self.metric == "correlation":
+            rows = rows - rows.mean(dim=1, keepdim=True)
+        if self.mean is None:
+            return rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-30)
+        return rows - self.mean
+
+    def in_place(self, rows) -> None:
+        """Prepare ``rows`` (a tensor of raw rows) where they are, as :meth:`__call__`."""
+        if self.metric == "correlation":
+            rows.sub_(rows.mean(dim=1, keepdim=True))
+        if self.mean is None:
+            rows.div_(rows.norm(dim=1, keepdim=True).clamp_min(1e-30))
+        else:
+            rows.sub_(self.mean)
+
+    def half_squared_norms(self, prepared):
+        """Half the squared norms of prepared rows for euclidean, else None."""
+        return None if self.mean is None else 0.5 * (prepared * prepared).sum(dim=1)
+
+
+def _prepare_rows(x: np.ndarray, metric: str, device: str):
+    """All rows prepared (:class:`_RowPreparation`) as one tensor, and half their squared
+    norms for euclidean (else None)."""
+    prepare = _RowPreparation(x, metric, device)
+    t = prepare(prepare.raw)
+    return t, prepare.half_squared_norms(t)
 
 
 def _top_neighbours(t, k: int, half_sq, chunk_size: int | None):
@@ -246,26 +276,36 @@ def fast_knn(
     _check_k(n, n_neighbors)
     k = n_neighbors - 1
     n_lists = n_lists or max(1, round(n**0.5))
-    t, half_sq = _prepare_rows(embeddings, metric, device)
-    with torch.no_grad():
-        if n_probe >= n_lists:
+    if n_probe >= n_lists:
+        t, half_sq = _prepare_rows(embeddings, metric, device)
+        with torch.no_grad():
             return _knn_result(*_top_neighbours(t, k, half_sq, None), half_sq)
-        centres, centre_half_sq = _kmeans(t, n_lists, half_sq is not None)
+    # No prepared copy of all the rows is made: they are prepared block by block to be
+    # assigned to lists, and each list's candidates are gathered and prepared into one
+    # reused buffer (the list's own members first: they are also its queries).
+    prepare = _RowPreparation(embeddings, metric, device)
+    x = prepare.raw
+    euclidean = prepare.mean is not None
+    with torch.no_grad():
+        centres, centre_half_sq = _kmeans(x, n_lists, euclidean, prepare)
         owner = torch.cat(
             [
-                _closeness(t[i : i + 4096], centres, centre_half_sq).argmax(dim=1)
+                _closeness(prepare(x[i : i + 4096]), centres, centre_half_sq).argmax(dim=1)
                 for i in range(0, n, 4096)
             ]
         )
-        order = torch.argsort(owner, stable=True)
+        order = torch.argsort(owner, stable=True)  # list members are contiguous in order:
         bounds = [0, *torch.bincount(owner, minlength=n_lists).cumsum(0).tolist()]
-        ts = t[order]  # list members are contiguous in ts: ts[bounds[c]:bounds[c + 1]]
-        hs = None if half_sq is None else half_sq[order]
+        half_sq = None  # order[bounds[c]:bounds[c + 1]] are list c's
+        if euclidean:
+            half_sq = torch.cat(
+                [prepare.half_squared_norms(prepare(x[i : i + 4096])) for i in range(0, n, 4096)]
+            )
         near = _closeness(centres, centres, centre_half_sq)
         near.fill_diagonal_(torch.inf)  # a list always searches its own members first
         probes = torch.topk(near, n_probe, dim=1).indices.tolist()
-        idx = torch.empty((n, k), dtype=torch.int64, device=t.device)  # positions in ts
-        score = torch.empty((n, k), dtype=t.dtype, device=t.device)
+        idx = torch.empty((n, k), dtype=torch.int64, device=x.device)  # positions in order
+        score = torch.empty((n, k), dtype=x.dtype, device=x.device)
         plans = []
         for c, probe in enumerate(probes):
             pieces = [(bounds[p], bounds[p + 1]) for p in probe]
@@ -274,29 +314,31 @@ def fast_knn(
             plans.append(pieces)
         # one buffer for the candidates' rows, reused (fresh memory costs page faults)
         buffer = torch.empty(
-            (max(sum(b - a for a, b in pieces) for pieces in plans), t.shape[1]),
-            dtype=t.dtype,
-            device=t.device,
+            (max(sum(b - a for a, b in pieces) for pieces in plans), x.shape[1]),
+            dtype=x.dtype,
+            device=x.device,
         )
         for c, pieces in enumerate(plans):
             lo, hi = bounds[c], bounds[c + 1]
             if lo == hi:
                 continue
-            cand = torch.cat([torch.arange(a, b, device=t.device) for a, b in pieces])
+            cand = torch.cat([torch.arange(a, b, device=x.device) for a, b in pieces])
+            members = order[cand]
             cand_t = buffer[: len(cand)]
-            torch.cat([ts[a:b] for a, b in pieces], out=cand_t)
-            cand_hs = None if hs is None else hs[cand]
+            torch.index_select(x, 0, members, out=cand_t)
+            prepare.in_place(cand_t)
+            cand_hs = None if half_sq is None else half_sq[members]
             step = max(1, (1 << 24) // len(cand))
             for start in range(lo, hi, step):
                 stop = min(hi, start + step)
-                block = _closeness(ts[start:stop], cand_t, cand_hs)
-                own = torch.arange(stop - start, device=t.device)
+                block = _closeness(cand_t[start - lo : stop - lo], cand_t, cand_hs)
+                own = torch.arange(stop - start, device=x.device)
                 block[own, own + (start - lo)] = -torch.inf  # own list comes first in cand
                 best, pos = torch.topk(block, k, dim=1)
                 idx[start:stop] = cand[pos]
                 score[start:stop] = best
-        idx = order[idx]  # back from positions in ts to point indices ...
-        idx[order.clone()] = idx.clone()  # ... and from ts' row order to the input's
+        idx = order[idx]  # back from positions in order to point indices ...
+        idx[order.clone()] = idx.clone()  # ... and from the lists' row order to the input's
         score[order.clone()] = score.clone()
     return _knn_result(idx, score, half_sq)
 
@@ -310,24 +352,25 @@ def _closeness(rows, others, others_half_sq):
     return torch.addmm(others_half_sq[None, :], rows, others.T, beta=-1.0)
 
 
-def _kmeans(t, n_centres: int, euclidean: bool, n_iter: int = 6):
-    """Deterministic k-means centres (spherical for unit rows) of a fixed sample of ``t``.
+def _kmeans(x, n_centres: int, euclidean: bool, prepare, n_iter: int = 6):
+    """Deterministic k-means centres (spherical for unit rows) of a fixed sample of the
+    rows of ``x``, prepared by ``prepare`` (:class:`_RowPreparation`).
 
     Returns the centres and, for euclidean, half their squared norms (else None).
     """
     import torch
 
     gen = torch.Generator().manual_seed(0)
-    n = t.shape[0]
-    sample = t[torch.randperm(n, generator=gen)[: min(n, 32 * n_centres)].to(t.device)]
-    centres = sample[torch.randperm(len(sample), generator=gen)[:n_centres].to(t.device)]
+    n = x.shape[0]
+    sample = prepare(x[torch.randperm(n, generator=gen)[: min(n, 32 * n_centres)].to(x.device)])
+    centres = sample[torch.randperm(len(sample), generator=gen)[:n_centres].to(x.device)]
     for _ in range(n_iter + 1):
         half_sq = 0.5 * (centres * centres).sum(dim=1) if euclidean else None
         if _ == n_iter:
             break
         owner = _closeness(sample, centres, half_sq).argmax(dim=1)
-        onehot = torch.zeros((len(sample), n_centres), dtype=t.dtype, device=t.device)
-        onehot[torch.arange(len(sample), device=t.device), owner] = 1.0
+        onehot = torch.zeros((len(sample), n_centres), dtype=x.dtype, device=x.device)
+        onehot[torch.arange(len(sample), device=x.device), owner] = 1.0
         counts = onehot.sum(dim=0)
         sums = onehot.T @ sample  # a matrix product, not scatter-adds: deterministic
         filled = counts > 0  # an emptied centre stays where it was

@@ -67,6 +67,93 @@ def test_a_memory_mapped_bundle_reads_the_same_arrays_read_only(tmp_path):
         Bundle.load(path, mmap=True)
 
 
+# --------------------------------------------------------------------------- finite record
+
+
+def _rewrite_rows(file, rows, value):
+    """Put ``value`` into ``rows`` of a saved ``.npy`` feature file, in place (same size)."""
+    array = np.load(file, mmap_mode="r+")
+    array[rows] = value
+    array.flush()
+    del array
+
+
+def test_saved_bundles_record_their_checked_feature_files(tmp_path):
+    path = _bundle().save(tmp_path / "b")
+    record = read_manifest(path)["finite_checked"]
+    assert sorted(record) == ["natural", "symmetry"]
+    natural = record["natural"]
+    assert natural["shape"] == [5, 7] and natural["dtype"] == "<f4"
+    assert natural["bytes"] == (path / "embeddings" / "0.npy").stat().st_size
+    assert len(natural["blake2b"]) == 32
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_a_changed_feature_file_is_scanned_and_its_bad_rows_named(tmp_path, mmap):
+    path = _bundle().save(tmp_path / "b")
+    _rewrite_rows(path / "embeddings" / "0.npy", [1, 3], np.nan)  # same size, new content
+    message = r"0\.npy: embedding 'natural' has non-finite values in rows 1, 3$"
+    with pytest.raises(BundleError, match=message):
+        Bundle.load(path, mmap=mmap)
+
+
+def test_a_bundle_without_the_record_is_scanned_in_full(tmp_path):
+    path = _bundle(n=3000).save(tmp_path / "b")
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["finite_checked"]  # as bundles were written before the record
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    np.testing.assert_array_equal(Bundle.load(path, mmap=True).features, _bundle(n=3000).features)
+    _rewrite_rows(path / "embeddings" / "1.npy", [2500], np.inf)
+    with pytest.raises(BundleError, match=r"1\.npy: embedding 'symmetry' .* rows 2500$"):
+        Bundle.load(path, mmap=True)
+
+
+def test_a_matching_record_spares_the_scan_but_not_the_projection(tmp_path):
+    """With a matching record the rows are not read when the bundle opens (an edit that
+    keeps the file's size and misses the sampled blocks goes unseen there), and a
+    projection of the rows still refuses a NaN, naming it."""
+    from symsim_widgets.projection import project
+
+    n, d = 2000, 256  # 2 MB of features: the 32 sampled blocks of 4 KiB miss most rows
+    features = np.random.default_rng(0).normal(size=(n, d)).astype(np.float32)
+    items = pd.DataFrame({"source": [f"{i}.png" for i in range(n)]})
+    thumbnails = [np.zeros((2, 2), np.uint8)] * n
+    path = Bundle(items, None, {"natural": features}, thumbnails, primary="natural").save(
+        tmp_path / "b"
+    )
+    file = path / "embeddings" / "0.npy"
+    size = file.stat().st_size
+    sampled = np.zeros(size, bool)
+    for offset in np.linspace(0, size - 4096, 32).astype(int):
+        sampled[offset : offset + 4096] = True
+    row_bytes, header = d * 4, size - n * d * 4
+    row = next(r for r in range(n) if not sampled[header + r * row_bytes :][:row_bytes].any())
+    _rewrite_rows(file, [row], np.nan)
+    bundle = Bundle.load(path, mmap=True)
+    assert np.isnan(bundle.features[row]).all()
+    with pytest.raises(ValueError, match=f"NaN or infinite values in 1 row\\(s\\): {row}"):
+        project(bundle.features, method="pca")
+
+
+def test_a_truncated_feature_file_is_named_when_mapped(tmp_path):
+    path = _bundle().save(tmp_path / "b")
+    file = path / "embeddings" / "1.npy"
+    file.write_bytes(file.read_bytes()[:-8])
+    with pytest.raises(BundleError, match=r"1\.npy: corrupt or truncated \(embedding 'symmetry'"):
+        Bundle.load(path, mmap=True)
+
+
+def test_loaded_thumbnails_are_cut_when_asked_for(tmp_path):
+    original = _bundle()
+    thumbnails = Bundle.load(original.save(tmp_path / "b"), mmap=True).thumbnails
+    assert len(thumbnails) == 5
+    np.testing.assert_array_equal(thumbnails[-1], original.thumbnails[4])  # (32, 64, 3)
+    assert thumbnails[0].shape == (48, 64)  # one channel: 2-D
+    assert [t.shape for t in thumbnails[3:]] == [(48, 64), (32, 64, 3)]
+    with pytest.raises(IndexError, match="thumbnail 5 of 5"):
+        thumbnails[5]
+
+
 def _as_format_1(path):
     """Rewrite a saved bundle as format version 1 wrote it: one embeddings.npz."""
     manifest = json.loads((path / "manifest.json").read_text())

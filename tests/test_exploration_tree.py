@@ -135,3 +135,19 @@ def test_docstring_examples_run():
     for test in tests:
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_assume_finite_skips_the_scan_of_checked_embeddings():
+    """Checked embeddings (a bundle's) with a given layout: no row is scanned; a child
+    made from rows holding NaN is still refused by the projection."""
+    emb = _embeddings(40)
+    emb[7, 2] = np.nan
+    coords = np.random.default_rng(1).normal(size=(40, 2))
+    with pytest.raises(ValueError, match=r"1 row\(s\): \[7\]"):
+        ExplorationTree.from_embeddings(emb, coords=coords, **PCA)
+    tree = ExplorationTree.from_embeddings(emb, coords=coords, assume_finite=True, **PCA)
+    assert tree.n_points == 40 and tree.root.params["method"] == "pca"
+    assert "assume_finite" not in tree.root.params
+    assert len(tree.root.child(positions=range(10, 30))) == 20  # row 7 is not among them
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        tree.root.child(positions=range(0, 20))

@@ -185,6 +185,21 @@ def test_explorer_opens_a_bundle_read_only(collection, features, tmp_path):
     assert ex.gallery.source.png(0)[:4] == b"\x89PNG"
 
 
+def test_a_stored_root_map_is_drawn_for_the_parameters_it_was_made_with(
+    collection, features, tmp_path
+):
+    thumbnails = [collection.thumbnail(i) for i in range(len(collection))]
+    bundle = Bundle(collection.items, None, {"natural": features}, thumbnails, primary="natural")
+    path = bundle.with_layout(method="pca").save(tmp_path / "b.symsim")
+    stored = Bundle.load(path, mmap=True).layout
+    for params in ({}, {"method": "pca"}):  # as the dashboard opens it; as it was made
+        ex = Explorer.from_bundle(path, **params)
+        np.testing.assert_array_equal(ex.tree.coords, stored)
+    assert ex.tree.params["method"] == "pca"  # so its children are PCA layouts too
+    other = Explorer.from_bundle(path, method="pca", metric="euclidean")  # not how it was made
+    assert not np.array_equal(other.tree.coords, stored)
+
+
 def test_weight_slider_blends_branches_and_caches_each_map(collection, features):
     rng = np.random.default_rng(0)
     symmetry = features @ rng.normal(size=(features.shape[1], 32)).astype(np.float32)

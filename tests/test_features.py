@@ -88,6 +88,29 @@ def test_of_bundle_takes_both_branches_and_the_periodicity_column():
     blend = FeatureBlend.of_bundle(bundle)
     assert list(blend.branches) == ["symmetry", "natural"]
     np.testing.assert_array_equal(blend.periodicity, items["periodicity"].to_numpy())
+    assert blend.features(0.3) is not bundle.features  # no share recorded: blended again
     # without both branches: the primary array
     only = Bundle(items, None, {"natural": branches["natural"]}, bundle.thumbnails, "natural")
     assert not FeatureBlend.of_bundle(only).blendable
+
+
+def test_of_bundle_uses_the_stored_blend_at_the_bundles_own_share():
+    branches = _branches()
+    periodicity = np.linspace(0, 1, 12)
+    items = pd.DataFrame({"source": list("abcdefghijkl"), "periodicity": periodicity})
+    combined = combine_features(
+        branches["symmetry"], branches["natural"], 0.3, periodicity=periodicity
+    )
+    bundle = Bundle(
+        items,
+        None,
+        {"symmetry+natural": combined, **branches},
+        [np.zeros((4, 4), np.uint8)] * 12,
+        primary="symmetry+natural",
+        info={"weight": 0.3},
+    )
+    blend = FeatureBlend.of_bundle(bundle)
+    assert blend.features(0.3) is bundle.features  # as stored, not blended again
+    fresh = FeatureBlend(branches, 12, periodicity=periodicity)
+    np.testing.assert_array_equal(blend.features(0.3), fresh.features(0.3))
+    np.testing.assert_array_equal(blend.features(0.7), fresh.features(0.7))

@@ -18,19 +18,32 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return view
 
 
-def _as_embeddings(embeddings: Any) -> np.ndarray:
+def _as_embeddings(embeddings: Any, *, assume_finite: bool = False) -> np.ndarray:
+    """``embeddings`` as a read-only (N, D) view, checked to be real and (unless
+    ``assume_finite``) finite, row by row in blocks: a memory-mapped array is never
+    copied whole."""
     emb = np.asarray(embeddings)
     if emb.dtype.kind not in "fiu":
         raise TypeError(f"embeddings must be real numbers; got dtype {emb.dtype}")
     if emb.ndim != 2 or emb.shape[0] < 1 or emb.shape[1] < 1:
         raise ValueError(f"embeddings must be a non-empty 2-D (N, D) array; got shape {emb.shape}")
-    if emb.dtype.kind == "f":
-        bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+    if emb.dtype.kind == "f" and not assume_finite:
+        bad = _non_finite_rows(emb)
         if bad.size:
             raise ValueError(
                 f"embeddings hold NaN or infinite values in {bad.size} row(s): {_preview(bad)}"
             )
     return _read_only(emb)
+
+
+def _non_finite_rows(array: np.ndarray, block: int = 8192) -> np.ndarray:
+    """Indices of the rows of ``array`` holding NaN or infinity, ``block`` rows at a time
+    (the boolean mask of the whole array is never made)."""
+    bad = [
+        start + np.flatnonzero(~np.isfinite(array[start : start + block]).all(axis=1))
+        for start in range(0, len(array), block)
+    ]
+    return np.concatenate(bad) if bad else np.zeros(0, np.int64)
 
 
 def _as_coords(coords: Any, n: int, what: str) -> np.ndarray:

@@ -142,6 +142,7 @@ class ExplorationTree:
         *,
         coords: Any = None,
         label: str = "all",
+        assume_finite: bool = False,
         **params: Any,
     ) -> ExplorationTree:
         """A new tree whose root holds all rows of ``embeddings``.
@@ -156,6 +157,11 @@ class ExplorationTree:
             bundle). Stored as float32.
         label : str
             The root's label.
+        assume_finite : bool
+            Skip the check that every row is finite, for embeddings already checked (a
+            :class:`~symsim_widgets.bundle.Bundle`'s are): with a memory-mapped array
+            and ``coords``, making the root then reads none of its rows. A projection
+            still checks the rows it is given.
         **params
             Projection parameters for :func:`symsim_widgets.projection.project`
             (``method``, ``seed``, ``n_neighbors``, ``min_dist``, ``metric`` and any other
@@ -174,7 +180,7 @@ class ExplorationTree:
             Embeddings that are not 2-D or hold NaN/inf (the message names the rows),
             fewer than :data:`MIN_POINTS` rows to project, or ``coords`` of the wrong shape.
         """
-        emb = _as_embeddings(embeddings)
+        emb = _as_embeddings(embeddings, assume_finite=assume_finite)
         n = emb.shape[0]
         params = _clean_params({**DEFAULT_PARAMS, **params})
         if coords is None:
@@ -494,14 +500,18 @@ class ExplorationNode(BaseNode):
         *,
         coords: Any = None,
         label: str = "all",
+        assume_finite: bool = False,
         **params: Any,
     ) -> ExplorationNode:
         """Make the root of a new tree over all rows of ``embeddings``: the root of
         ``ExplorationTree.from_embeddings(embeddings, coords=coords, label=label,
-        **params)`` (see :meth:`ExplorationTree.from_embeddings` for the parameters and
-        the errors); its ``indices`` are ``arange(N)``.
+        assume_finite=assume_finite, **params)`` (see
+        :meth:`ExplorationTree.from_embeddings` for the parameters and the errors); its
+        ``indices`` are ``arange(N)``.
         """
-        tree = ExplorationTree.from_embeddings(embeddings, coords=coords, label=label, **params)
+        tree = ExplorationTree.from_embeddings(
+            embeddings, coords=coords, label=label, assume_finite=assume_finite, **params
+        )
         return tree.root
 
     @classmethod

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from symsim_widgets.bundle import Bundle
-from symsim_widgets.exploration import ExplorationNode
+from symsim_widgets.exploration import DEFAULT_PARAMS, ExplorationNode
 from symsim_widgets.features import FeatureBlend, weight_key
 from symsim_widgets.pipeline import embed_collection
 
@@ -80,7 +80,7 @@ def open_root(
     projected from the blended features, unless ``coords`` are given or the bundle's
     stored root map (:attr:`Bundle.layout <symsim_widgets.bundle.Bundle.layout>`) is
     valid: made from the same features (its own share, or a single feature array) with
-    default projection parameters.
+    the projection parameters asked for (none, or those it records it was made with).
     """
     features = blend.features(share)
     if isinstance(tree, Mapping):
@@ -91,9 +91,25 @@ def open_root(
     own_share = not blend.blendable or (
         stored is not None and weight_key(float(stored)) == weight_key(share)
     )
-    if coords is None and bundle.layout is not None and not params and own_share:
+    if coords is None and bundle.layout is not None and own_share and _made_with(bundle, params):
         coords = bundle.layout
-    return ExplorationNode.from_embeddings(features, coords=coords, **params)
+    # A bundle's arrays are all finite (checked when it was made or opened), and so is
+    # their blend: the root reads none of the rows here (a memory-mapped bundle opens at
+    # once, whatever its size).
+    return ExplorationNode.from_embeddings(features, coords=coords, assume_finite=True, **params)
+
+
+def _made_with(bundle: Bundle, params: Mapping[str, Any]) -> bool:
+    """Whether the bundle's stored root map was made with ``params``: none asked for, or
+    each one as :meth:`Bundle.with_layout <symsim_widgets.bundle.Bundle.with_layout>`
+    recorded it (``info["layout_params"]``, over :data:`DEFAULT_PARAMS`)."""
+    if not params:
+        return True
+    recorded = bundle.info.get("layout_params")
+    if not isinstance(recorded, Mapping):
+        return False
+    made = {**DEFAULT_PARAMS, **recorded}
+    return all(key in made and made[key] == value for key, value in params.items())
 
 
 def run_pipeline(
