@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from skimage import data as skdata
@@ -174,3 +175,26 @@ def test_colour_by_child_nodes_is_offered_with_children_and_names_them(images):
     view.child_nodes = {}
     assert view.color_by == "" and view.legend == {}
     assert CHILD_NODES not in [value for _, value in view._colour.options]
+
+
+def test_items_without_tile_positions_still_select_and_explore():
+    """A bundle of features made elsewhere has sources but no tile columns: the source view
+    says it cannot place them, and the lasso still selects and explores."""
+    from symsim_widgets.bundle import Bundle
+    from symsim_widgets.widgets import Explorer
+
+    rng = np.random.default_rng(0)
+    n = 60
+    items = pd.DataFrame({"source": [f"scan{k % 3}.png" for k in range(n)]})
+    thumbnails = [np.full((8, 8), k, np.uint8) for k in range(n)]
+    bundle = Bundle.from_features(items, thumbnails, rng.normal(size=(n, 8)), "external")
+    ex = Explorer.from_bundle(bundle, method="pca", progress=False)
+    coords = ex.tree.coords
+    left = coords[:, 0] < np.median(coords[:, 0])
+    x0, y0 = coords.min(axis=0) - 1
+    x1, y1 = np.median(coords[:, 0]), coords[:, 1].max() + 1
+    ex.controls.explore_on_lasso = True
+    ex.scatter.gesture = {"kind": "box", "x": [x0, x1], "y": [y0, y1]}
+    child = ex.wait()
+    np.testing.assert_array_equal(child.indices, ex.tree.indices[left])
+    assert "tile column" in ex.source_view.message

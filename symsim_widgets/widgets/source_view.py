@@ -16,6 +16,7 @@ them (:attr:`SourceView.message`), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 from pathlib import Path
@@ -321,7 +322,7 @@ class SourceView(w.VBox):
         chosen = change["new"]
         chosen = chosen[(chosen >= 0) & (chosen < len(self.items))]
         counts = (
-            self.items.loc[chosen, "source"].astype(str).value_counts()
+            self.items["source"].iloc[chosen].astype(str).value_counts()
             if chosen.size and "source" in self.items.columns
             else pd.Series(dtype=int)
         )
@@ -350,12 +351,16 @@ class SourceView(w.VBox):
         if children != tuple(self._strip.children):
             self._strip.children = children
         if self.strip and self.source not in counts.index:
-            self.show_source(self.strip[0][0])
+            # items without tile positions have no micrograph to show: the view says so
+            # (show_source sets the message) and the selection stands
+            with contextlib.suppress(ValueError):
+                self.show_source(self.strip[0][0])
         elif self.source:
             self._draw()
 
     def _on_strip_click(self, button: w.Button) -> None:
-        self.show_source(button.tooltip)
+        with contextlib.suppress(ValueError):  # the message is shown in the view
+            self.show_source(button.tooltip)
 
     def _menu(self) -> list[tuple[str, str]]:
         """The colour menu's entries: none, the selection, the child nodes (when there
