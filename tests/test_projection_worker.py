@@ -17,8 +17,10 @@ from symsim_widgets.projection_worker import (
     SOCKET_ENV,
     ProjectionWorkerError,
     ProjectionWorkerWarning,
+    configured_worker,
     project_in_worker,
     start_worker,
+    use_worker,
     worker_status,
 )
 
@@ -142,3 +144,20 @@ def test_a_missing_worker_and_bad_settings_are_named(tmp_path):
         start_worker(max_waiting=-1)
     with pytest.raises(ValueError, match="time_limit must be positive"):
         start_worker(time_limit=0)
+
+
+def test_use_worker_sends_this_process_projections_and_restores_the_environment(monkeypatch):
+    monkeypatch.delenv(SOCKET_ENV, raising=False)
+    monkeypatch.delenv(AUTHKEY_ENV, raising=False)
+    x = _clusters(300)
+    here = ExplorationNode.from_embeddings(x, seed=0).child(np.arange(0, 300, 2))
+    with use_worker() as running:
+        assert configured_worker() == (running.address, running.key)
+        there = ExplorationNode.from_embeddings(x, seed=0).child(np.arange(0, 300, 2))
+        assert worker_status()["served"] == 2  # the root and the child were projected there
+    np.testing.assert_array_equal(there.coords, here.coords)
+    assert configured_worker() is None
+    monkeypatch.setenv(SOCKET_ENV, "/elsewhere.sock")
+    with use_worker():
+        pass
+    assert os.environ[SOCKET_ENV] == "/elsewhere.sock"  # what was set before is back
