@@ -74,17 +74,23 @@ def test_rows_must_match_the_items_and_the_message_names_the_branch():
         FeatureBlend({}, 3)
 
 
+def _blend_bundle(items, combined, branches, info=None) -> Bundle:
+    """A bundle whose primary array is the stored symmetry+natural blend."""
+    return Bundle(
+        items,
+        None,
+        {"symmetry+natural": combined, **branches},
+        [np.zeros((4, 4), np.uint8)] * len(items),
+        primary="symmetry+natural",
+        info=info or {},
+    )
+
+
 def test_of_bundle_takes_both_branches_and_the_periodicity_column():
     branches = _branches()
     items = pd.DataFrame({"source": list("abcdefghijkl"), "periodicity": np.linspace(0, 1, 12)})
     combined = combine_features(branches["symmetry"], branches["natural"], 0.3)
-    bundle = Bundle(
-        items,
-        None,
-        {"symmetry+natural": combined, **branches},
-        [np.zeros((4, 4), np.uint8)] * 12,
-        primary="symmetry+natural",
-    )
+    bundle = _blend_bundle(items, combined, branches)
     blend = FeatureBlend.of_bundle(bundle)
     assert list(blend.branches) == ["symmetry", "natural"]
     np.testing.assert_array_equal(blend.periodicity, items["periodicity"].to_numpy())
@@ -101,14 +107,7 @@ def test_of_bundle_uses_the_stored_blend_at_the_bundles_own_share():
     combined = combine_features(
         branches["symmetry"], branches["natural"], 0.3, periodicity=periodicity
     )
-    bundle = Bundle(
-        items,
-        None,
-        {"symmetry+natural": combined, **branches},
-        [np.zeros((4, 4), np.uint8)] * 12,
-        primary="symmetry+natural",
-        info={"weight": 0.3},
-    )
+    bundle = _blend_bundle(items, combined, branches, info={"weight": 0.3})
     blend = FeatureBlend.of_bundle(bundle)
     assert blend.features(0.3) is bundle.features  # as stored, not blended again
     fresh = FeatureBlend(branches, 12, periodicity=periodicity)

@@ -194,6 +194,16 @@ def _check_tile_colours(saved, items, source, frame, label_of, legend) -> None:
     assert seen == set(legend)  # every colour of the legend is on the map
 
 
+def _lasso_in_lab(page, lab, name: str, items, artifacts) -> tuple[str, int, np.ndarray]:
+    """Open an Explorer in a new JupyterLab notebook, show a source by hovering, and
+    lasso on its micrograph; returns the source, its frame and the tiles selected."""
+    open_explorer_in_lab(page, lab.notebook(f"{name}.ipynb"), artifacts)
+    page.locator(".symsim-scatter").scroll_into_view_if_needed()
+    _hover_first_dot(page)
+    page.mouse.move(5, 5)  # off the map, so scrolling hovers no other point
+    return _lasso_on_micrograph(page, items)
+
+
 def test_symmetry_map_export_from_the_menu_in_jupyterlab(
     browser, lab, small_bundle, artifacts, tmp_path
 ):
@@ -202,11 +212,7 @@ def test_symmetry_map_export_from_the_menu_in_jupyterlab(
     items = Bundle.load(small_bundle).items
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     try:
-        open_explorer_in_lab(page, lab.notebook("source_export.ipynb"), artifacts)
-        page.locator(".symsim-scatter").scroll_into_view_if_needed()
-        _hover_first_dot(page)
-        page.mouse.move(5, 5)  # off the map, so scrolling hovers no other point
-        source, frame, selected = _lasso_on_micrograph(page, items)
+        source, frame, selected = _lasso_in_lab(page, lab, "source_export", items, artifacts)
         page.select_option(".symsim-source-colour select", label="selection")
         page.wait_for_function(
             "() => document.querySelector('.symsim-source-legend').textContent"
@@ -242,11 +248,7 @@ def test_colour_by_child_nodes_from_the_menu_in_jupyterlab(
     items = Bundle.load(small_bundle).items
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     try:
-        open_explorer_in_lab(page, lab.notebook("source_children.ipynb"), artifacts)
-        page.locator(".symsim-scatter").scroll_into_view_if_needed()
-        _hover_first_dot(page)
-        page.mouse.move(5, 5)  # off the map, so scrolling hovers no other point
-        source, frame, selected = _lasso_on_micrograph(page, items)
+        source, frame, selected = _lasso_in_lab(page, lab, "source_children", items, artifacts)
         options = page.locator(".symsim-source-colour option").all_inner_texts()
         assert "child nodes" not in options  # the root has no children yet
         page.click(".symsim-explore")
