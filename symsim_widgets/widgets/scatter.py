@@ -190,7 +190,6 @@ class ScatterView(w.VBox):
             interactions={},
             enable_hover=False,
         )
-        self._chosen_roots = np.zeros(0, np.int64)
         self._lasso_line = bq.Lines(
             x=np.zeros(0),
             y=np.zeros(0),
@@ -356,16 +355,17 @@ class ScatterView(w.VBox):
             self._write_caption()
             return
         x0, x1, y0, y1 = self.view
-        layout_key = (id(points), tuple(self.view), self.max_markers)
-        if layout_key != self._layout_key or points is not self._layout_points:
+        layout_key = (tuple(self.view), self.max_markers)
+        if points is not self._layout_points or layout_key != self._layout_key:
             self._shown_pos, self._counts = representatives(
                 points.coords, (x0, x1), (y0, y1), max_markers=self.max_markers
             )
-            self._layout_key, self._layout_points = layout_key, points
+            self._layout_points, self._layout_key = points, layout_key
+            self._drawn_key = None  # other markers: send them again
         pos = self._shown_pos
         roots = points.indices[pos]
         # Send only what changed: a new selection leaves the map's markers alone.
-        key = (layout_key, id(self.color_values), tuple(self.color_labels))
+        key = (id(self.color_values), tuple(self.color_labels))
         if key != self._drawn_key:
             with self._marks.hold_sync():
                 self._apply_colors(roots)
@@ -392,7 +392,7 @@ class ScatterView(w.VBox):
         """Ring rows ``pos`` of :attr:`points` as the selection, under the map's dots."""
         points = self.points
         roots = np.zeros(0, np.int64) if points is None else points.indices[pos]
-        if np.array_equal(roots, self._chosen_roots):
+        if np.array_equal(roots, self.selected_shown):
             return
         with self._chosen.hold_sync():
             if roots.size:
@@ -401,20 +401,24 @@ class ScatterView(w.VBox):
                 self._chosen.y = coords[:, 1].astype(np.float64)
             else:
                 self._chosen.x, self._chosen.y = np.zeros(0), np.zeros(0)
-        self._chosen_roots = roots
         self.selected_shown = roots
 
     def _apply_colors(self, roots: np.ndarray) -> None:
         """Colour the map's markers (items ``roots``) and write the legend."""
-        self._color_mark(self._marks, roots)
         values = self.color_values
         if values is None:
+            self._marks.scales = {"x": self._xs, "y": self._ys}
+            self._marks.color = None
             self._legend.value = ""
             return
         values = np.asarray(values)
         if self.color_labels:
             labels = list(self.color_labels)
             k = len(labels)
+            self._cat_scale.domain = list(range(k))
+            self._cat_scale.colors = category_colors(k)
+            self._marks.scales = {"x": self._xs, "y": self._ys, "color": self._cat_scale}
+            self._marks.color = values[roots].astype(np.float64)
             swatches = "".join(
                 f"<span style='margin-right:10px;white-space:nowrap'>"
                 f"<span style='color:{colour}'>&#9679;</span> "
@@ -427,31 +431,14 @@ class ScatterView(w.VBox):
                 f"white-space:normal'>{swatches}{more}</div>"
             )
         else:
-            lo, hi = self._num_scale.min, self._num_scale.max
-            self._legend.value = (
-                f"<div style='font-size:12px'>viridis: {lo:.4g} (dark) … {hi:.4g} (yellow)</div>"
-            )
-
-    def _color_mark(self, mark: Any, roots: np.ndarray) -> None:
-        """Give ``mark``'s markers (items ``roots``) the colours of :attr:`color_values`."""
-        values = self.color_values
-        if values is None:
-            mark.scales = {"x": self._xs, "y": self._ys}
-            mark.color = None
-            return
-        values = np.asarray(values)
-        if self.color_labels:
-            k = len(self.color_labels)
-            self._cat_scale.domain = list(range(k))
-            self._cat_scale.colors = category_colors(k)
-            mark.scales = {"x": self._xs, "y": self._ys, "color": self._cat_scale}
-            mark.color = values[roots].astype(np.float64)
-        else:
             finite = values[np.isfinite(values)]
             lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
             self._num_scale.min, self._num_scale.max = lo, hi if hi > lo else lo + 1.0
-            mark.scales = {"x": self._xs, "y": self._ys, "color": self._num_scale}
-            mark.color = np.nan_to_num(values[roots].astype(np.float64), nan=lo)
+            self._marks.scales = {"x": self._xs, "y": self._ys, "color": self._num_scale}
+            self._marks.color = np.nan_to_num(values[roots].astype(np.float64), nan=lo)
+            self._legend.value = (
+                f"<div style='font-size:12px'>viridis: {lo:.4g} (dark) … {hi:.4g} (yellow)</div>"
+            )
 
     def _write_caption(self) -> None:
         points = self.points
