@@ -5,8 +5,10 @@ Three tables, each against a baseline measured in the same run:
 1. **Top-1 by cells across** (256 px patterns, bins 3-4.5, 4.5-6, 6-9, 9-14, 14-20
    primitive cells across): the shipped network's top-1 accuracy when it sees the whole
    image resized to its input (``whole``: what the package did before the lattice step)
-   and when it sees a window at the canonical scale (``canonical``: what
-   ``classify_symmetry`` does now), with their ratio. Patterns from the independent
+   and when it sees the image framed by its lattice (``canonical``: a window at the
+   canonical scale averaged over its lattice-shifted copies,
+   :mod:`symsim_widgets.symmetry.framing`, what ``classify_symmetry`` does now), with
+   their ratio. Patterns from the independent
    generator (:mod:`symsim_widgets.symmetry.independent`, clean) and from the training
    generator at full corruption strength (``corruption_strength=1``, every motif family).
 2. **Flag rates**: the fraction of non-periodic images called ``"none"`` (scikit-image's
@@ -18,7 +20,9 @@ Three tables, each against a baseline measured in the same run:
    ``embed(model="symmetry")`` against the network alone on centre-cropped inputs, and
    ``classify_symmetry``'s steps before the lattice step (collection, centre crop,
    network), in images per second (the best of ``--repeats`` runs); the network alone
-   also as :func:`~symsim_widgets.symmetry.weights.load_logit_runner` runs it (frozen).
+   also as :func:`~symsim_widgets.symmetry.weights.load_logit_runner` runs it (frozen);
+   and both public paths on non-periodic tiles (scikit-image textures and photographs,
+   where the periodicity score takes its second look).
 
 Usage: ``python benchmarks/bench_symmetry_scale.py [--per-bin 34] [--throughput 256]``
 (a quick run: ``--per-bin 17 --throughput 128``).
@@ -169,6 +173,26 @@ def flag_rates(n_periodic: int) -> None:
           f"{len(flags)} | {np.mean(flags):.3f} | {np.median(scores):.2f} |")  # fmt: skip
 
 
+def _non_periodic_tiles(n: int) -> list[np.ndarray]:
+    """``n`` tiles of ``SIZE`` px at random places in the scikit-image textures, cells and
+    photographs of the flag test (those at least ``SIZE`` px a side), in [0, 1]."""
+    rng = np.random.default_rng(11)
+    sources = [
+        image if image.ndim == 2 else image[..., :3].mean(axis=2)
+        for image in _non_periodic()["scikit-image textures, cells, photos"]
+        if min(image.shape[:2]) >= SIZE
+    ]
+    tiles = []
+    for k in range(n):
+        image = sources[k % len(sources)]
+        y = int(rng.integers(0, image.shape[0] - SIZE + 1))
+        x = int(rng.integers(0, image.shape[1] - SIZE + 1))
+        tile = image[y : y + SIZE, x : x + SIZE]
+        low, high = float(tile.min()), float(tile.max())
+        tiles.append(((tile - low) / max(high - low, 1e-12)).astype(np.float32))
+    return tiles
+
+
 def throughput(n: int, repeats: int = 3) -> None:
     import torch
 
@@ -178,6 +202,7 @@ def throughput(n: int, repeats: int = 3) -> None:
     from symsim_widgets.symmetry.weights import load_logit_runner
 
     images, _ = generate_batch(n, SIZE, rng=3, cells=(3.0, 20.0), min_cell_px=SIZE / 20)
+    textures = _non_periodic_tiles(n)
     model, meta = load_classifier(None, "cpu")
     size = int(meta["input_size"])
 
@@ -233,6 +258,11 @@ def throughput(n: int, repeats: int = 3) -> None:
          timed(lambda: classify_symmetry(list(images), device="cpu", progress=False))),
         ('embed(model="symmetry")',
          timed(lambda: embed(list(images), model="symmetry", device="cpu", cache=False,
+                             progress=False))),
+        ("classify_symmetry, non-periodic tiles (second look at the periodicity)",
+         timed(lambda: classify_symmetry(textures, device="cpu", progress=False))),
+        ('embed(model="symmetry"), non-periodic tiles',
+         timed(lambda: embed(textures, model="symmetry", device="cpu", cache=False,
                              progress=False))),
     ]  # fmt: skip
     print(f"\n## Throughput ({n} images of {SIZE} px, CPU, {torch.get_num_threads()} threads)\n")

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from symsim_widgets.models.registry import FeatureModel, register_model, sha256_file
-from symsim_widgets.symmetry.periodicity import CanonicalScale, canonical_square, estimate_lattice
+from symsim_widgets.symmetry.framing import CanonicalScale, canonical_square
+from symsim_widgets.symmetry.periodicity import estimate_lattice
 from symsim_widgets.symmetry.weights import load_network, weights_path
 
 # items are decoded with a short side of at least twice this for the symmetry network, so
@@ -66,7 +67,7 @@ def build_symmetry(device: torch.device, allow_download: bool = False) -> Featur
 
 class LatticeFraming:
     """``framing(image) -> square``: the square of a grey image the network sees at the
-    canonical scale (:func:`~symsim_widgets.symmetry.periodicity.canonical_square` of its
+    canonical scale (:func:`~symsim_widgets.symmetry.framing.canonical_square` of its
     :func:`~symsim_widgets.symmetry.periodicity.estimate_lattice`), as in
     :func:`~symsim_widgets.symmetry.network.prepare_inputs`."""
 

@@ -15,14 +15,15 @@ Metadata keys: ``arch``, ``stem``, ``input_size``, ``in_channels``, ``num_classe
 ``orientations`` (how many orientations of the input are averaged at inference: 1, 4 or
 8; see :meth:`SymmetryNet.forward_features`), ``weights_sha256`` (of the stored
 tensors, see :func:`weights_sha256`); optional ``canonical_scale`` (how many cells across
-the network should see, :class:`~symsim_widgets.symmetry.periodicity.CanonicalScale`;
+the network should see, :class:`~symsim_widgets.symmetry.framing.CanonicalScale`;
 the defaults when absent).
 
 Preprocessing (:func:`prepare_inputs`): greyscale (mean of RGB), the lattice estimated
-and a square chosen at the canonical scale (the largest centred square for an image with
-few cells or none), anti-aliased resize to ``input_size``, then ``(x - mean) / std``. The
-network itself then standardises each image to zero mean and unit variance
-(``standardize``), so the class does not depend on contrast or brightness.
+and a square chosen at the canonical scale and averaged over lattice translations (the
+largest centred square for an image with few cells or none), anti-aliased resize to
+``input_size``, then ``(x - mean) / std``. The network itself then standardises each
+image to zero mean and unit variance (``standardize``), so the class does not depend on
+contrast or brightness.
 """
 
 from __future__ import annotations
@@ -273,9 +274,10 @@ def prepare_inputs(
     Each image is a float array in [0, 1], ``(h, w)`` or ``(h, w, c)``: colour is averaged
     to grey (for ``in_channels == 1``); its lattice is estimated
     (:func:`~symsim_widgets.symmetry.periodicity.estimate_lattice`) and the square the
-    network sees is chosen from it (:func:`~symsim_widgets.symmetry.periodicity.
+    network sees is chosen from it (:func:`~symsim_widgets.symmetry.framing.
     canonical_square` with the checkpoint's ``canonical_scale`` recipe: a window a few
-    cells across for an image with many cells, else the largest centred square); that
+    cells across averaged over its lattice-shifted copies for an image with enough cells,
+    else the largest centred square); that
     square is resized (anti-aliased bilinear) to ``input_size``, then ``(x - mean) / std``
     is applied.
 
@@ -292,11 +294,8 @@ def prepare_inputs(
     """
     import torch.nn.functional as F
 
-    from symsim_widgets.symmetry.periodicity import (
-        CanonicalScale,
-        canonical_square,
-        estimate_lattice,
-    )
+    from symsim_widgets.symmetry.framing import CanonicalScale, canonical_square
+    from symsim_widgets.symmetry.periodicity import estimate_lattice
 
     size = int(metadata["input_size"])
     cin = int(metadata["in_channels"])

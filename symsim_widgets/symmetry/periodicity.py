@@ -1,5 +1,4 @@
-"""Estimate the lattice of a periodic image, score its periodicity, and show the symmetry
-network the lattice at the scale it was trained on.
+"""Estimate the lattice of a periodic image and score its periodicity.
 
 How the lattice is found (:func:`estimate_lattice`)
 ---------------------------------------------------
@@ -22,21 +21,17 @@ How the lattice is found (:func:`estimate_lattice`)
    ``a - b`` (clipped to ``[0, 1]``): close to 1 for a lattice, even with noise, drift and
    blur, and low for textures, domains, natural images and noise, whose autocorrelation
    decays away from zero lag.
+7. A score below the threshold gets a second look, for lattices buried in pixel noise:
+   the autocorrelation low-passed to the lattice's first three harmonics, scored at
+   ``(a, b)`` and at ``(2a, 2b)``, the lower of the two (a lattice repeats; a smoothed
+   texture does not); the periodicity is the higher of the two looks.
 
 Images below :data:`PERIODIC_THRESHOLD` are called not periodic: :func:`classify_symmetry
 <symsim_widgets.symmetry.classify.classify_symmetry>` then reports the group
 :data:`NOT_PERIODIC` (``"none"``).
 
-Canonical scale (:func:`canonical_square`)
-------------------------------------------
-The network sees an image resized to its input size; it was trained on patterns showing a
-few cells across (the shipped one: 3 to 6). An image showing more cells is cropped, at full
-resolution, to a centred square ``cells`` primitive cells across, which is then resized to
-the input as before: the network sees the lattice at a scale it knows. Images with few
-cells, or not periodic, are used whole (largest centred square), as before. The recipe
-(:class:`CanonicalScale`) is read from the checkpoint's ``canonical_scale`` metadata, with
-the defaults of :data:`DEFAULT_CANONICAL_SCALE`, so a retrained network can declare the
-range it knows.
+The symmetry network sees each image framed by its lattice (at the scale it was trained
+on, averaged over lattice translations): :mod:`symsim_widgets.symmetry.framing`.
 
 Examples
 --------
@@ -52,8 +47,8 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -63,14 +58,11 @@ from scipy.signal import windows
 from skimage.transform import downscale_local_mean
 
 __all__ = [
-    "DEFAULT_CANONICAL_SCALE",
     "LATTICE_COLUMNS",
     "NOT_PERIODIC",
     "NOT_PERIODIC_LABEL",
     "PERIODIC_THRESHOLD",
-    "CanonicalScale",
     "LatticeEstimate",
-    "canonical_square",
     "estimate_lattice",
     "estimate_lattices",
     "group_label",
@@ -118,6 +110,8 @@ def group_label(group: object) -> str:
 MAX_CANDIDATE_PEAKS = 6
 # a basis is as good as the best when its score is at most this much lower
 BASIS_SCORE_TOLERANCE = 0.05
+# the second look at a low score keeps the lattice's harmonics up to this order
+LATTICE_HARMONICS = 3.0
 
 
 @dataclass(frozen=True)
@@ -406,91 +400,27 @@ def estimate_lattice(
     a, b = _refine(peaks[chosen], a, b)
     a, b = _reduce(np.asarray(a, float), np.asarray(b, float))
     periodicity = float(np.clip(_basis_scores(acf, np.array([[a, b]]))[0], 0.0, 1.0))
+    if periodicity < PERIODIC_THRESHOLD:
+        periodicity = max(periodicity, _repeat_score(img, a, b, min_period_px))
     return LatticeEstimate(a=a * factor, b=b * factor, periodicity=periodicity)
 
 
-@dataclass(frozen=True)
-class CanonicalScale:
-    """How an image is framed for the symmetry network.
+def _repeat_score(img: np.ndarray, a: np.ndarray, b: np.ndarray, min_period_px: float) -> float:
+    """The second look at an image that scored below the threshold: does the lattice
+    ``(a, b)`` repeat once its own harmonics are all that is kept?
 
-    Attributes
-    ----------
-    enabled : crop periodic images with many cells (False: always the whole image).
-    cells : primitive cells across the crop.
-    max_cells : images showing more cells than this across are cropped; fewer are used
-        whole.
-    min_periodicity : only images with at least this periodicity score are cropped.
+    Heavy pixel noise adds to the autocorrelation at zero lag only, so it lowers every
+    normalised value and a noisy lattice can score like a texture. Low-passed to
+    :data:`LATTICE_HARMONICS` times the lattice's fundamental frequency, most of the noise
+    is gone; but a low-passed texture also correlates better at short lags, so the lattice
+    must hold at twice its vectors too: the score is the lower of the mean
+    autocorrelation at ``a, b, a + b, a - b`` and at ``2a, 2b, 2(a + b), 2(a - b)``
+    (0 when those are out of the image: it then needs more cells).
     """
-
-    enabled: bool = True
-    cells: float = 5.25
-    max_cells: float = 6.0
-    min_periodicity: float = PERIODIC_THRESHOLD
-
-    @classmethod
-    def from_metadata(cls, metadata: Mapping) -> CanonicalScale:
-        """The checkpoint's ``canonical_scale`` entry over :data:`DEFAULT_CANONICAL_SCALE`.
-
-        Raises
-        ------
-        ValueError
-            When the entry has unknown keys or inconsistent values.
-        """
-        entry = dict(metadata.get("canonical_scale") or {})
-        unknown = set(entry) - set(asdict(DEFAULT_CANONICAL_SCALE))
-        if unknown:
-            raise ValueError(f"canonical_scale metadata has unknown keys {sorted(unknown)}")
-        recipe = cls(**{**asdict(DEFAULT_CANONICAL_SCALE), **entry})
-        if not 1.0 <= recipe.cells <= recipe.max_cells:
-            raise ValueError(
-                f"canonical_scale needs 1 <= cells <= max_cells, got {recipe.cells} and "
-                f"{recipe.max_cells}"
-            )
-        return recipe
-
-    def as_id(self) -> str:
-        """A short string naming the recipe (part of embedding-cache fingerprints)."""
-        if not self.enabled:
-            return "whole"
-        return f"lattice-crop:{self.cells:g}/{self.max_cells:g}/{self.min_periodicity:g}"
-
-
-#: The framing used when a checkpoint does not name one (the shipped network was trained
-#: on 3 to 6 cells across its 96 px input).
-DEFAULT_CANONICAL_SCALE = CanonicalScale()
-
-
-def canonical_square(
-    image: np.ndarray, estimate: LatticeEstimate, recipe: CanonicalScale = DEFAULT_CANONICAL_SCALE
-) -> np.ndarray:
-    """The square of ``image`` the symmetry network should see (full resolution).
-
-    The largest centred square, or, for a periodic image showing more than
-    ``recipe.max_cells`` cells across it, a centred square ``recipe.cells`` primitive
-    cells across.
-
-    Parameters
-    ----------
-    image : ``(h, w)`` or ``(h, w, c)`` array.
-    estimate : the image's lattice (:func:`estimate_lattice`).
-    recipe : the framing (:class:`CanonicalScale`).
-
-    Returns
-    -------
-    numpy.ndarray
-        A view of ``image`` (same dtype and channels), square.
-    """
-    h, w = image.shape[:2]
-    side = min(h, w)
-    crop = (
-        recipe.enabled
-        and estimate.periodicity >= recipe.min_periodicity
-        and estimate.cells_across(side) > recipe.max_cells
-    )
-    if crop:
-        side = max(16, min(side, round(recipe.cells * math.sqrt(estimate.cell_area_px))))
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    return image[y0 : y0 + side, x0 : x0 + side]
+    shortest = min(float(np.hypot(*a)), float(np.hypot(*b)))
+    acf = _autocorrelation(img, max(min_period_px, shortest / LATTICE_HARMONICS))
+    scores = _basis_scores(acf, np.array([[a, b], [2 * a, 2 * b]]))
+    return float(np.clip(scores.min(), 0.0, 1.0))
 
 
 def lattice_columns(
