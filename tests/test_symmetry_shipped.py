@@ -203,20 +203,20 @@ def test_demo_wallpapers_are_in_the_range_the_network_knows(tmp_path):
     assert accuracy >= 0.8, accuracy  # the demo's "colour by predicted group" means something
 
 
-def test_canonical_scale_lifts_accuracy_at_9_to_14_cells(shipped):
-    """At 9-14 cells across a 256 px image the whole image shrunk to the 96 px input shows
-    cells too small for the network; the window at the canonical scale brings them back
-    (measured on these seeds: whole 0.32, canonical 1.00; floors with margin)."""
+def _framing_top1(shipped, cells: tuple[float, float], stream: int, noisy: bool = False):
+    """``top1(metadata)``: the shipped network's top-1 on 34 fresh 256 px patterns (2 per
+    group, ``cells`` across, full corruption, optionally a low dose on top) framed by
+    ``prepare_inputs`` with ``metadata``."""
+    from symsim_widgets.symmetry.corruption import heavy_noise
     from symsim_widgets.symmetry.network import prepare_inputs
 
-    model, meta = shipped
+    model, _ = shipped
     images, labels = [], []
     for k in range(34):
-        group = WALLPAPER_GROUPS[k % 17]
-        rng = np.random.default_rng([FRESH_SEED, 9, k])
-        sample = generate_sample(group, 256, rng=rng, cells=(9.0, 14.0), min_cell_px=256 / 14,
-                                 corruption_strength=1.0)  # fmt: skip
-        images.append(sample.image)
+        rng = np.random.default_rng([FRESH_SEED, stream, k])
+        sample = generate_sample(WALLPAPER_GROUPS[k % 17], 256, rng=rng, cells=cells,
+                                 min_cell_px=256 / cells[1], corruption_strength=1.0)  # fmt: skip
+        images.append(heavy_noise(sample.image, rng) if noisy else sample.image)
         labels.append(k % 17)
 
     def top1(metadata: dict) -> float:
@@ -224,6 +224,15 @@ def test_canonical_scale_lifts_accuracy_at_9_to_14_cells(shipped):
             x, _ = prepare_inputs(images, metadata)
             return float(np.mean(model(x).argmax(dim=1).numpy() == np.array(labels)))
 
+    return top1
+
+
+def test_canonical_scale_lifts_accuracy_at_9_to_14_cells(shipped):
+    """At 9-14 cells across a 256 px image the whole image shrunk to the 96 px input shows
+    cells too small for the network; the window at the canonical scale brings them back
+    (measured on these seeds: whole 0.32, canonical 1.00; floors with margin)."""
+    _, meta = shipped
+    top1 = _framing_top1(shipped, (9.0, 14.0), stream=9)
     whole = top1({**meta, "canonical_scale": {"enabled": False}})
     canonical = top1(meta)
     print(f"9-14 cells: whole {whole:.3f}, canonical {canonical:.3f}")
@@ -235,24 +244,8 @@ def test_lattice_averaging_lifts_accuracy_on_noisy_images(shipped):
     """A low-dose image with many cells: the window averaged over its lattice-shifted
     copies sees the pattern through far less noise than a single window (measured on
     these seeds: single window 0.65, averaged 0.97; floors with margin)."""
-    from symsim_widgets.symmetry.corruption import heavy_noise
-    from symsim_widgets.symmetry.network import prepare_inputs
-
-    model, meta = shipped
-    images, labels = [], []
-    for k in range(34):
-        group = WALLPAPER_GROUPS[k % 17]
-        rng = np.random.default_rng([FRESH_SEED, 11, k])
-        sample = generate_sample(group, 256, rng=rng, cells=(8.0, 16.0), min_cell_px=256 / 16,
-                                 corruption_strength=1.0)  # fmt: skip
-        images.append(heavy_noise(sample.image, rng))
-        labels.append(k % 17)
-
-    def top1(metadata: dict) -> float:
-        with torch.no_grad():
-            x, _ = prepare_inputs(images, metadata)
-            return float(np.mean(model(x).argmax(dim=1).numpy() == np.array(labels)))
-
+    _, meta = shipped
+    top1 = _framing_top1(shipped, (8.0, 16.0), stream=11, noisy=True)
     single = top1({**meta, "canonical_scale": {"translates": 1}})
     averaged = top1(meta)
     print(f"noisy, 8-16 cells: single window {single:.3f}, averaged {averaged:.3f}")
