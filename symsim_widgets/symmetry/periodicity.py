@@ -124,7 +124,9 @@ class LatticeEstimate:
         Gauss-reduced: ``|a| <= |b|`` and the angle between them in ``[60, 90]`` degrees.
         NaN when no lattice was found.
     periodicity : score in ``[0, 1]`` (mean autocorrelation at ``a``, ``b``, ``a + b``
-        and ``a - b``); 0 when no lattice was found.
+        and ``a - b``; below :data:`PERIODIC_THRESHOLD`, the higher of that and the
+        second look of :func:`estimate_lattice` for noisy lattices); 0 when no lattice
+        was found.
     """
 
     a: np.ndarray
