@@ -40,6 +40,7 @@ import numpy as np
 from symsim_widgets.features import BLEND_BRANCHES, STD_FLOOR, periodicity_gate
 
 __all__ = [
+    "ModelChangedWarning",
     "QueryError",
     "SimilarityIndex",
     "SimilarityResult",
@@ -51,6 +52,11 @@ __all__ = [
 
 class QueryError(ValueError):
     """A query that cannot be answered; the message names the query and says why."""
+
+
+class ModelChangedWarning(UserWarning):
+    """An outside image was embedded by a model that no longer makes the collection's
+    features (see :func:`embed_outside`)."""
 
 
 class SimilarityResult(NamedTuple):
@@ -254,12 +260,19 @@ def embed_outside(
     *,
     device: str = "auto",
     cache: Any = True,
+    fingerprints: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Embed one image from outside a collection with ``model``, as the pipeline does.
 
     The image (an array or a path) becomes a one-item
     :class:`~symsim_widgets.collection.Collection` (the whole image, not tiled) and goes
     through :func:`~symsim_widgets.pipeline.embed_collection`.
+
+    With ``fingerprints`` (the collection's, from its bundle's ``fingerprints``), a
+    branch whose model now has another fingerprint (other weights, or another way of
+    framing images, as after a package upgrade) gets a :class:`ModelChangedWarning`
+    naming it: the image is compared with features the collection's model no longer
+    makes, so its similarities are approximate until the collection is embedded again.
 
     Returns
     -------
@@ -295,6 +308,22 @@ def embed_outside(
     except (FileNotFoundError, ImportError, RuntimeError, ValueError) as exc:
         raise QueryError(f"cannot embed {name} with the model {model!r}: {exc}") from None
     branches = {key: np.asarray(v[0], dtype=np.float64) for key, v in bundle.embeddings.items()}
+    now = bundle.info.get("fingerprints", {})
+    changed = [
+        branch
+        for branch, recorded in (fingerprints or {}).items()
+        if branch in branches and now.get(branch, recorded) != recorded
+    ]
+    if changed:
+        import warnings
+
+        warnings.warn(
+            f"the collection's {', '.join(repr(b) for b in changed)} features were made by "
+            "another version of the model (its fingerprint has changed since): similarities "
+            f"to {name} are approximate; embed the collection again for exact ones",
+            ModelChangedWarning,
+            stacklevel=2,
+        )
     periodicity = None
     if "periodicity" in bundle.items:
         value = bundle.items["periodicity"].iloc[0]

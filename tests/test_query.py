@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from skimage import data
 
 from symsim_widgets.features import combine_features
 from symsim_widgets.query import (
+    ModelChangedWarning,
     QueryError,
     SimilarityIndex,
     blend_outside,
@@ -119,3 +122,18 @@ def test_an_outside_image_is_embedded_with_the_collections_model():
     raw, periodicity = embed_outside(data.camera()[:256, :256], "natural", cache=False)
     assert set(raw) == {"natural"} and periodicity is None
     assert raw["natural"].ndim == 1 and np.isfinite(raw["natural"]).all()
+
+
+def test_an_outside_image_warns_when_the_collections_model_has_changed():
+    image = data.camera()[:256, :256]
+    raw, _ = embed_outside(image, "natural", cache=False)
+    from symsim_widgets.models import load_model
+
+    current = {"natural": load_model("natural", device="cpu").fingerprint}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same model: nothing to say
+        again, _ = embed_outside(image, "natural", cache=False, fingerprints=current)
+    np.testing.assert_allclose(again["natural"], raw["natural"], rtol=1e-5, atol=1e-6)
+    older = {"natural": "natural/an-older-release"}
+    with pytest.warns(ModelChangedWarning, match=r"'natural' features .* approximate"):
+        embed_outside(image, "natural", cache=False, fingerprints=older)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 from widget_fixtures import collection, explorer, features  # noqa: F401
 
-from symsim_widgets.query import QueryError
+from symsim_widgets.query import ModelChangedWarning, QueryError
 from symsim_widgets.session import Session
 from symsim_widgets.tags import TagError
 from symsim_widgets.widgets import Explorer
@@ -60,6 +62,22 @@ def test_an_outside_image_is_embedded_with_the_collections_model(collection):  #
     ranked = ex.similar(image, k=3, scope="all")
     assert ranked["root_index"].iloc[0] == 3  # the item's own pixels find it first
     assert ranked["similarity"].iloc[0] > 0.99
+
+
+def test_an_outside_image_says_when_the_collection_was_embedded_by_another_model(
+    collection,  # noqa: F811
+):
+    """A bundle made by an earlier release (another fingerprint for its model): the
+    query still answers, and the message and a warning say it is approximate."""
+    ex = Explorer(collection, model="natural", method="pca", progress=False, cache=False)
+    info = {**ex.bundle.info, "fingerprints": {"natural": "natural/an-older-release"}}
+    older = Explorer.from_bundle(dataclasses.replace(ex.bundle, info=info), method="pca")
+    with pytest.warns(ModelChangedWarning, match="approximate"):
+        ranked = older.similar(collection.raw(3), k=3, scope="all")
+    assert ranked["root_index"].iloc[0] == 3
+    assert "most like" in older.message and "embed the collection again" in older.message
+    ex.similar(collection.raw(3), k=3, scope="all")  # today's model: no note
+    assert "approximate" not in ex.message
 
 
 def test_tags_colour_the_map_and_are_refused_when_empty(explorer):  # noqa: F811

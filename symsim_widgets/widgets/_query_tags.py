@@ -8,6 +8,7 @@ drawn on the Explorer's views.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 
 from symsim_widgets.features import weight_key
 from symsim_widgets.query import (
+    ModelChangedWarning,
     QueryError,
     SimilarityIndex,
     blend_outside,
@@ -68,18 +70,29 @@ class QueryAndTags:
                 raise QueryError(f"scope must be 'node' or 'all', got {scope!r}")
             share = weight_key(self.weight)
             index = self._similarity_index(share)
-            vector = query_vector(query, index.features, embed_image=self._outside_embedder(share))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ModelChangedWarning)
+                vector = query_vector(
+                    query, index.features, embed_image=self._outside_embedder(share)
+                )
             within = self.current.indices if scope == "node" else None
             hits = index.most_similar(vector, k, scope=within)
         except QueryError as exc:
             self.message = str(exc)
             raise
+        notes = []
+        for record in caught:  # shown with the hits, and passed on to the caller
+            if issubclass(record.category, ModelChangedWarning):
+                notes.append(str(record.message))
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
         table = self.items.iloc[hits.root_index].reset_index(drop=True)
         table = table.drop(columns=["root_index", "similarity"], errors="ignore")
         table.insert(0, "similarity", hits.similarity)
         table.insert(0, "root_index", hits.root_index)
         table.index = pd.RangeIndex(1, len(table) + 1, name="rank")
         self._show_hits(hits.root_index, hits.similarity, _describe(query), scope)
+        if notes:
+            self.message = f"{self.message} (note: {'; '.join(notes)})"
         return table
 
     def tag(self, name: str, root_indices: Any = None) -> np.ndarray:
@@ -133,7 +146,11 @@ class QueryAndTags:
 
         def embed_image(image: Any) -> np.ndarray:
             raw, periodicity = embed_outside(
-                image, self._model, device=options["device"], cache=cache
+                image,
+                self._model,
+                device=options["device"],
+                cache=cache,
+                fingerprints=self._bundle.info.get("fingerprints"),
             )
             gated = periodicity if blend.periodicity is not None else None
             return blend_outside(blend.branches, raw, share, periodicity=gated)
