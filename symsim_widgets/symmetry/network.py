@@ -277,9 +277,8 @@ def prepare_inputs(
     network sees is chosen from it (:func:`~symsim_widgets.symmetry.framing.
     canonical_square` with the checkpoint's ``canonical_scale`` recipe: a window a few
     cells across averaged over its lattice-shifted copies for an image with enough cells,
-    else the largest centred square); that
-    square is resized (anti-aliased bilinear) to ``input_size``, then ``(x - mean) / std``
-    is applied.
+    else the largest centred square); that square is resized (anti-aliased bilinear) to
+    ``input_size``, then ``(x - mean) / std`` is applied.
 
     Parameters
     ----------
