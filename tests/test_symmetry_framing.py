@@ -121,3 +121,55 @@ def test_canonical_scale_comes_from_metadata():
         CanonicalScale(translates=2.5)
     with pytest.raises(ValueError, match="room >= 0"):
         CanonicalScale(room=-1.0)
+
+
+def _copies_by_listing_every_shift(shape, estimate, recipe):
+    """Reference for :func:`lattice_window`: every shift ``n a + m b`` of the grid listed,
+    for each coset, the one fitting most copies kept, its copies sorted by distance."""
+    h, w = shape
+    side, _ = lattice_window(shape, estimate, recipe)
+    centre = np.array([(h - side) / 2.0, (w - side) / 2.0])
+    a = np.array([estimate.a[1], estimate.a[0]], dtype=float)
+    b = np.array([estimate.b[1], estimate.b[0]], dtype=float)
+    reach = int(np.ceil(max(h, w) / min(estimate.a_px, estimate.b_px))) + 1
+    n, m = np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1))
+    shifts = n.reshape(-1, 1) * a + m.reshape(-1, 1) * b
+    best = None
+    for offset in (np.zeros(2), a / 2, b / 2, (a + b) / 2):
+        moved = shifts + offset
+        corners = np.rint(centre + moved).astype(int)
+        inside = (corners >= 0).all(axis=1) & (corners <= [h - side, w - side]).all(axis=1)
+        if best is None or inside.sum() > len(best):
+            best = corners[inside][np.argsort(np.hypot(*moved[inside].T), kind="stable")]
+    if not len(best):
+        return np.rint(centre)[None].astype(int)
+    return best[: recipe.translates]
+
+
+def test_the_copies_are_those_a_full_listing_of_shifts_gives():
+    from symsim_widgets.symmetry.periodicity import LatticeEstimate
+
+    rng = np.random.default_rng(12)
+    checked = 0
+    for k in range(300):
+        period = float(rng.uniform(5.0, 40.0))
+        angle = np.radians(rng.uniform(60.0, 90.0)) + rng.uniform(0, 2 * np.pi)
+        start = rng.uniform(0, 2 * np.pi)
+        kind = k % 3  # axis-aligned square, hexagonal, oblique
+        a = period * np.array([1.0, 0.0]) if kind == 0 else period * np.array(
+            [np.cos(start), np.sin(start)])  # fmt: skip
+        turn = np.pi / 2 if kind == 0 else (np.pi / 3 if kind == 1 else angle)
+        b = rng.uniform(1.0, 1.6) * period * np.array([np.cos(turn), np.sin(turn)])
+        if kind != 0:
+            b = np.array([[np.cos(start), -np.sin(start)], [np.sin(start), np.cos(start)]]) @ b
+        estimate = LatticeEstimate(a=a, b=b, periodicity=0.9)
+        shape = (int(rng.integers(64, 400)), int(rng.integers(64, 400)))
+        recipe = CanonicalScale(translates=int(rng.choice([2, 9, 64, 500])))
+        side, corners = lattice_window(shape, estimate, recipe)
+        if side == min(shape) and len(corners) == 1:
+            continue  # seen whole: nothing to compare
+        np.testing.assert_array_equal(
+            corners, _copies_by_listing_every_shift(shape, estimate, recipe), err_msg=str(k)
+        )
+        checked += 1
+    assert checked >= 150

@@ -166,25 +166,122 @@ def lattice_window(
         return side, np.rint(centre)[None].astype(int)
     a = np.array([estimate.a[1], estimate.a[0]], dtype=float)  # (row, column)
     b = np.array([estimate.b[1], estimate.b[0]], dtype=float)
-    reach = math.ceil(max(h, w) / min(estimate.a_px, estimate.b_px)) + 1
-    n, m = np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1))
-    shifts = n.reshape(-1, 1) * a + m.reshape(-1, 1) * b
-    best: np.ndarray | None = None
-    for offset in (np.zeros(2), a / 2, b / 2, (a + b) / 2):
-        moved = shifts + offset
-        corners = np.rint(centre + moved).astype(int)
-        inside = (
-            (corners[:, 0] >= 0)
-            & (corners[:, 0] <= h - side)
-            & (corners[:, 1] >= 0)
-            & (corners[:, 1] <= w - side)
-        )
-        if best is None or inside.sum() > len(best):
-            order = np.argsort(np.hypot(*moved[inside].T), kind="stable")
-            best = corners[inside][order]
-    if best is None or not len(best):  # rounding pushed every copy out: the centred one
+    copies = _LatticeCopies(centre, a, b, (h - side, w - side), reach=math.ceil(
+        max(h, w) / min(estimate.a_px, estimate.b_px)) + 1)  # fmt: skip
+    offsets = np.array([np.zeros(2), a / 2, b / 2, (a + b) / 2])
+    first, last = copies.runs(offsets)
+    counts = np.maximum(last - first + 1, 0).sum(axis=1)
+    best = int(np.argmax(counts))  # the first of the most
+    if counts[best] == 0:  # rounding pushed every copy out: the centred one
         return side, np.rint(centre)[None].astype(int)
-    return side, best[: recipe.translates]
+    return side, copies.nearest(offsets[best], first[best], last[best], recipe.translates)
+
+
+class _LatticeCopies:
+    """The window's lattice-shifted copies that fit in the image, without listing them all.
+
+    A copy is the window shifted by ``n a + m b + offset`` (``|n|, |m| <= reach``), its
+    top-left corner rounded to whole pixels; it fits when that corner lies in
+    ``[0, limits]`` on both axes. For each ``n`` the copies that fit form one run of
+    ``m`` (the intersection of one run per axis), found from the straight-line bounds and
+    then checked at its two ends with the exact rounding, so counting costs ``O(reach)``
+    and finding the nearest copies only the rows around the centre: an image of 1024 px
+    with an 8 px lattice would otherwise list 67,000 shifts for each offset.
+    """
+
+    def __init__(
+        self,
+        centre: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        limits: tuple[int, int],
+        reach: int,
+    ) -> None:
+        self.centre, self.a, self.b, self.limits, self.reach = centre, a, b, limits, reach
+        self.n = np.arange(-reach, reach + 1)
+
+    def _shifts(self, n: np.ndarray, m: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        return (n.reshape(-1, 1) * self.a + m.reshape(-1, 1) * self.b) + offset
+
+    def _fits(self, n: np.ndarray, m: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        corners = np.rint(self.centre + self._shifts(n, m, offset)).astype(int)
+        return (
+            (corners[:, 0] >= 0)
+            & (corners[:, 0] <= self.limits[0])
+            & (corners[:, 1] >= 0)
+            & (corners[:, 1] <= self.limits[1])
+        )
+
+    def runs(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(first, last)``, each ``(len(offsets), 2 reach + 1)``: the ``m`` of the first
+        and last copy that fits, per offset and ``n`` (none: first > last)."""
+        rows = len(offsets) * len(self.n)
+        n = np.tile(self.n, len(offsets))
+        offset = np.repeat(offsets, len(self.n), axis=0)
+        first = np.full(rows, -self.reach, dtype=np.int64)
+        last = np.full(rows, self.reach, dtype=np.int64)
+        for axis in (0, 1):
+            at_zero = (n * self.a[axis] + 0.0) + offset[:, axis]
+            slope = self.b[axis]
+            if slope == 0.0:  # this axis does not depend on m: one exact test per row
+                corner = np.rint(self.centre[axis] + at_zero)
+                never = (corner < 0) | (corner > self.limits[axis])
+                last = np.where(never, first - 1, last)
+                continue
+            base = self.centre[axis] + at_zero
+            ends = np.stack([(-0.5 - base) / slope, (self.limits[axis] + 0.5 - base) / slope])
+            first = np.maximum(first, np.floor(ends.min(axis=0)).astype(np.int64) - 1)
+            last = np.minimum(last, np.ceil(ends.max(axis=0)).astype(np.int64) + 1)
+        # the straight-line bounds hold the run with a margin: trim both ends exactly
+        for end, step in ((first, 1), (last, -1)):
+            while True:
+                open_rows = np.flatnonzero(first <= last)
+                fits = self._fits(n[open_rows], end[open_rows], offset[open_rows])
+                if fits.all():
+                    break
+                end[open_rows[~fits]] += step
+        shape = (len(offsets), len(self.n))
+        return first.reshape(shape), last.reshape(shape)
+
+    def nearest(
+        self, offset: np.ndarray, first: np.ndarray, last: np.ndarray, k: int
+    ) -> np.ndarray:
+        """Top-left corners ``(k, 2)`` of the ``k`` copies that fit nearest the centre, for
+        one offset and its runs (ties in the order of ``m``, then ``n``)."""
+        total = int(np.maximum(last - first + 1, 0).sum())
+        k = min(k, total)
+        span = 2 * self.reach + 1
+        area = abs(self.a[0] * self.b[1] - self.a[1] * self.b[0])
+        radius = math.sqrt(k * area / math.pi) + float(np.hypot(*self.a) + np.hypot(*self.b))
+        while True:
+            n, m = self._within(radius, offset, first, last)
+            shifts = self._shifts(n, m, offset)
+            distance = np.hypot(*shifts.T)
+            if (distance <= radius).sum() >= k or n.size == total:
+                break
+            radius *= 2.0
+        order = np.lexsort(((m + self.reach) * span + (n + self.reach), distance))[:k]
+        return np.rint(self.centre + shifts[order]).astype(int)
+
+    def _within(
+        self, radius: float, offset: np.ndarray, first: np.ndarray, last: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, m)`` of the copies that fit with ``|n a + m b + offset|`` within
+        ``radius`` (and a few more: a margin of one ``m`` each way; the caller measures)."""
+        b2 = float(self.b @ self.b)
+        p = self.n.reshape(-1, 1) * self.a + offset
+        pb = p @ self.b
+        disc = pb**2 - b2 * ((p * p).sum(axis=1) - radius**2)
+        hit = disc >= 0
+        root = np.sqrt(np.where(hit, disc, 0.0))
+        lo = np.maximum(first, np.floor((-pb - root) / b2).astype(np.int64) - 1)
+        hi = np.minimum(last, np.ceil((-pb + root) / b2).astype(np.int64) + 1)
+        hi = np.where(hit, hi, lo - 1)
+        lengths = np.maximum(hi - lo + 1, 0)
+        n = np.repeat(self.n, lengths)
+        m = np.repeat(lo, lengths) + (np.arange(lengths.sum()) - np.repeat(
+            np.cumsum(lengths) - lengths, lengths))  # fmt: skip
+        return n, m
 
 
 def canonical_square(

@@ -216,13 +216,23 @@ def _band_pass(h: int, w: int, min_period_px: float) -> np.ndarray:
     return weight.astype(np.float32)
 
 
-def _autocorrelation(img: np.ndarray, min_period_px: float) -> np.ndarray:
-    """Band-passed, window-corrected autocorrelation, fft-shifted, 1 at zero lag."""
+def _power_spectrum(img: np.ndarray) -> np.ndarray:
+    """The ``rfft2`` power of the image with each row's mean removed, Hann-windowed."""
     h, w = img.shape
-    win, inverse_win_acf = _window(h, w)
+    win, _ = _window(h, w)
     x = (img - img.mean(axis=1, keepdims=True)).astype(np.float32)
     spectrum = scipy.fft.rfft2(x * win)
-    power = (spectrum.real**2 + spectrum.imag**2) * _band_pass(h, w, min_period_px)
+    return spectrum.real**2 + spectrum.imag**2
+
+
+def _autocorrelation(
+    power: np.ndarray, shape: tuple[int, int], min_period_px: float
+) -> np.ndarray:
+    """Band-passed, window-corrected autocorrelation of an image of ``shape`` from its
+    :func:`_power_spectrum`, fft-shifted, 1 at zero lag."""
+    h, w = shape
+    _, inverse_win_acf = _window(h, w)
+    power = power * _band_pass(h, w, min_period_px)
     acf = scipy.fft.fftshift(scipy.fft.irfft2(power, s=(h, w))) * inverse_win_acf
     zero = acf[h // 2, w // 2]
     if not zero > 0:
@@ -357,7 +367,8 @@ def estimate_lattice(
         img = downscale_local_mean(img[:h, :w], (factor, factor))
     if np.ptp(img) == 0:
         return LatticeEstimate.none()
-    acf = _autocorrelation(img, min_period_px)
+    power = _power_spectrum(img)
+    acf = _autocorrelation(power, img.shape, min_period_px)
     h, w = acf.shape
     # local maxima of the autocorrelation within the search radius (the zero-lag lobe is
     # one maximum, so its flanks never pass for peaks), in the upper half-plane (it is
@@ -403,13 +414,20 @@ def estimate_lattice(
     a, b = _reduce(np.asarray(a, float), np.asarray(b, float))
     periodicity = float(np.clip(_basis_scores(acf, np.array([[a, b]]))[0], 0.0, 1.0))
     if periodicity < PERIODIC_THRESHOLD:
-        periodicity = max(periodicity, _repeat_score(img, a, b, min_period_px))
+        periodicity = max(periodicity, _repeat_score(power, img.shape, a, b, min_period_px))
     return LatticeEstimate(a=a * factor, b=b * factor, periodicity=periodicity)
 
 
-def _repeat_score(img: np.ndarray, a: np.ndarray, b: np.ndarray, min_period_px: float) -> float:
-    """The second look at an image that scored below the threshold: does the lattice
-    ``(a, b)`` repeat once its own harmonics are all that is kept?
+def _repeat_score(
+    power: np.ndarray,
+    shape: tuple[int, int],
+    a: np.ndarray,
+    b: np.ndarray,
+    min_period_px: float,
+) -> float:
+    """The second look at an image that scored below the threshold (its
+    :func:`_power_spectrum`, already computed for the first): does the lattice ``(a, b)``
+    repeat once its own harmonics are all that is kept?
 
     Heavy pixel noise adds to the autocorrelation at zero lag only, so it lowers every
     normalised value and a noisy lattice can score like a texture. Low-passed to
@@ -420,7 +438,7 @@ def _repeat_score(img: np.ndarray, a: np.ndarray, b: np.ndarray, min_period_px: 
     (0 when those are out of the image: it then needs more cells).
     """
     shortest = min(float(np.hypot(*a)), float(np.hypot(*b)))
-    acf = _autocorrelation(img, max(min_period_px, shortest / LATTICE_HARMONICS))
+    acf = _autocorrelation(power, shape, max(min_period_px, shortest / LATTICE_HARMONICS))
     scores = _basis_scores(acf, np.array([[a, b], [2 * a, 2 * b]]))
     return float(np.clip(scores.min(), 0.0, 1.0))
 
