@@ -32,8 +32,10 @@ tiling and given pixel size are recorded: :attr:`Collection.provenance`.
 
 Memory
 ------
-Thumbnails (uint8, longest side ``thumbnail_size``) and content hashes are made once at
-construction, reading each source frame once. Pixels are not kept: :meth:`Collection.image`
+Content hashes are made once at construction, reading each source frame once, and so are
+the thumbnails (uint8, longest side ``thumbnail_size``) of files; those of in-memory arrays
+are made when first asked for (a script that only embeds never pays for them). Pixels of
+files are not kept: :meth:`Collection.image`
 re-reads sources lazily (memory-mapped where the format allows) through a small LRU of
 decoded frames, so the tiles of one source are decoded once. Pickling a file-based
 collection stores paths, metadata and thumbnails only (never the decoded pixels), so it is
@@ -107,7 +109,7 @@ class Collection:
         sources: list[Source],
         items: pd.DataFrame,
         item_source: np.ndarray,
-        thumbs: list[np.ndarray],
+        thumbs: list[np.ndarray | None],
         errors: pd.DataFrame,
         grey: set[tuple[int, int]],
         max_pixels: int | None,
@@ -459,9 +461,13 @@ class Collection:
 
     def thumbnail(self, i: int) -> np.ndarray:
         """uint8 thumbnail of item ``i`` (longest side ``thumbnail_size``), made at
-        construction.
+        construction for files and on first use (then kept) for in-memory arrays.
         """
-        return self._thumbs[self._index(i)]
+        i = self._index(i)
+        thumb = self._thumbs[i]
+        if thumb is None:
+            thumb = self._thumbs[i] = imaging.thumbnail(self.raw(i), self.thumbnail_size)
+        return thumb
 
     def content_hash(self, i: int) -> str:
         """Hash of the raw pixels of item ``i`` (values, dtype, shape); the

@@ -24,18 +24,18 @@ and have symsim_widgets (and the model's weights) installed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
 import warnings
-from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from symsim_widgets._batches import prepared_batches
 from symsim_widgets._progress import progress_bar
 from symsim_widgets.cache import EmbeddingCache
 
@@ -108,8 +108,10 @@ def compute_features(
 ) -> np.ndarray:
     """Features of ``collection`` items ``indices`` with ``model`` (no cache).
 
-    Decoding and preparation of the next batches run in a thread pool while the model
-    runs. ``on_batch(indices, vectors)`` is called after every batch.
+    Decoding and preparation run in a thread pool: on an accelerator for the next batches
+    while the model runs, on a CPU for each batch with every core before the model runs
+    (:mod:`symsim_widgets._batches`). ``on_batch(indices, vectors)`` is called after
+    every batch.
 
     Returns
     -------
@@ -118,7 +120,7 @@ def compute_features(
     """
     import torch
 
-    from symsim_widgets.models.device import auto_batch_size
+    from symsim_widgets.models.device import auto_batch_size, usable_cores
 
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)
     out = np.empty((len(idx), model.dim), dtype=np.float32)
@@ -144,26 +146,25 @@ def compute_features(
     bar = progress_bar(
         total=len(idx), desc=desc or f"embedding ({model.name})", unit="img", enabled=progress
     )
-    workers = _loader_threads()
+    on_cpu = model.device.type == "cpu"
+    batches = prepared_batches(
+        [idx[s : s + batch_size] for s in starts],
+        prepare,
+        overlap=not on_cpu,  # on a CPU the network's threads need every core
+        workers=usable_cores() if on_cpu else _loader_threads(),
+        split=lambda part, n: [p for p in np.array_split(part, n) if len(p)],
+        join=torch.cat,
+    )
+    s = 0
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="symsim-decode") as pool:
-            pending: deque[tuple[int, Any]] = deque()
-            queue = iter(starts)
-            for s in queue:
-                pending.append((s, pool.submit(prepare, idx[s : s + batch_size])))
-                if len(pending) > workers:
-                    break
-            while pending:
-                s, fut = pending.popleft()
-                x = fut.result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending.append((nxt, pool.submit(prepare, idx[nxt : nxt + batch_size])))
+        with contextlib.closing(batches):
+            for _, x in batches:
                 vec = model.features(x, fast=fast).numpy()
                 out[s : s + len(vec)] = vec
                 if on_batch is not None:
                     on_batch(idx[s : s + len(vec)], vec)
                 bar.update(len(vec))
+                s += len(vec)
     finally:
         bar.close()
     return out

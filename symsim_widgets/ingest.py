@@ -111,7 +111,7 @@ class ItemBuilder:
         self.sources: list[Source] = []
         self.rows: list[dict[str, Any]] = []
         self.item_source: list[int] = []
-        self.thumbs: list[np.ndarray] = []
+        self.thumbs: list[np.ndarray | None] = []
         self.grey: set[tuple[int, int]] = set()
         self.errors: list[tuple[str, str]] = []
 
@@ -232,7 +232,11 @@ class ItemBuilder:
                 )
                 continue
             digest = imaging.content_hash(crop)
-            thumb = imaging.thumbnail(crop, self.thumbnail_size)
+            # an array stays in memory: its thumbnail is made when first asked for
+            # (Collection.thumbnail), not for every item a script only embeds
+            thumb = (
+                None if source.array is not None else imaging.thumbnail(crop, self.thumbnail_size)
+            )
             self.rows.append(
                 {
                     "source": source.name,

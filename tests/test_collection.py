@@ -286,6 +286,41 @@ def test_pickle_is_cheap_and_lazy(tmp_path, camera):
     assert len(pickle.dumps(arrays.subset([1]))) < len(pickle.dumps(arrays)) - big.nbytes // 2
 
 
+def test_array_thumbnails_are_made_when_first_asked_for(monkeypatch, tmp_path, camera, stm):
+    """In-memory arrays stay available, so their thumbnails wait until someone looks (a
+    script that only embeds never pays for them); files get theirs while they are read.
+    Either way a thumbnail is the same picture."""
+    import symsim_widgets.imaging as imaging
+
+    made = []
+    real = imaging.thumbnail
+
+    def counting(raw, size=128):
+        made.append(raw.shape)
+        return real(raw, size)
+
+    monkeypatch.setattr(imaging, "thumbnail", counting)
+    arrays = Collection.from_arrays([camera, stm], tiles=[1.0, 0.5], thumbnail_size=32,
+                                    progress=False)  # fmt: skip
+    assert made == []
+    first = arrays.thumbnail(3)
+    assert len(made) == 1
+    np.testing.assert_array_equal(first, real(arrays.raw(3), 32))
+    assert arrays.thumbnail(3) is first and len(made) == 1  # made once, then kept
+    Image.fromarray(camera).save(tmp_path / "camera.png")
+    files = Collection.from_paths(tmp_path / "camera.png", thumbnail_size=32, progress=False)
+    assert len(made) == 2
+    np.testing.assert_array_equal(files.thumbnail(0), arrays.thumbnail(0))
+    # subsets, joins and pickles of an array collection make them the same way
+    sub = arrays.subset([6, 0])
+    np.testing.assert_array_equal(sub.thumbnail(0), real(arrays.raw(6), 32))
+    joined = Collection.concat([files, arrays])
+    np.testing.assert_array_equal(joined.thumbnail(1 + 6), sub.thumbnail(0))
+    clone = pickle.loads(pickle.dumps(arrays))
+    for i in range(len(arrays)):
+        np.testing.assert_array_equal(clone.thumbnail(i), arrays.thumbnail(i))
+
+
 def test_changed_file_is_detected(tmp_path, camera):
     path = tmp_path / "cam.png"
     Image.fromarray(camera).save(path)

@@ -321,3 +321,31 @@ def test_resolve_device():
 def test_cpu_threads_and_batch_size():
     assert dev.configure_cpu_threads() >= 1
     assert dev.auto_batch_size(torch.device("cpu")) == 32
+
+
+@pytest.mark.skipif(not dev.cpu_has_native_bf16(), reason="this CPU has no native bf16")
+def test_symmetry_model_runs_in_bf16_where_the_cpu_has_it():
+    """The symmetry network opts in to bf16 autocast on CPUs that compute it natively:
+    its features stay within the autocast tolerance of fp32 on real micrographs and
+    patterns, small and large jobs run the same precision, and the natural model stays
+    fp32 (it fails the tolerance)."""
+    from symsim_widgets.symmetry.generator import generate_batch
+
+    try:
+        symmetry = load_model("symmetry", device="cpu")
+    except ModelUnavailableError:
+        pytest.skip("the symmetry weights are not shipped")
+    patterns, _ = generate_batch(6, 192, rng=2, cells=(3.0, 20.0), min_cell_px=10)
+    images = [*real_images(), *patterns]
+    x = symmetry.prepare(images)
+    fast = symmetry.features(x, fast=True)
+    small = symmetry.features(x[:1], fast=False)
+    assert symmetry.compiled == "eager-bfloat16-autocast"
+    assert symmetry.autocast_dtype == torch.bfloat16
+    with torch.inference_mode():
+        exact = symmetry.extractor(x.contiguous(memory_format=torch.channels_last)).float()
+    assert dev.relative_error(fast, exact) <= dev.AUTOCAST_TOLERANCE
+    torch.testing.assert_close(small, fast[:1])
+    natural = load_model("natural", device="cpu")
+    natural.features(natural.prepare(real_images()[:2]))
+    assert natural.autocast_dtype is None

@@ -186,6 +186,11 @@ class FeatureModel:
         Items much larger than this are decoded at a reduced size for the model, keeping
         the short side at least twice this (default: the input size); a model that crops
         at full resolution (``square``) asks for more.
+    cpu_bf16 : bool
+        Run under bf16 autocast on a CPU that computes bf16 natively, when the first
+        batch's features stay within tolerance of fp32 (see
+        :mod:`symsim_widgets.models.device`); only for models measured to be faster and
+        faithful that way.
 
     Notes
     -----
@@ -216,6 +221,7 @@ class FeatureModel:
         square: Callable[[np.ndarray], np.ndarray] | None = None,
         square_id: str | None = None,
         decode_side: int | None = None,
+        cpu_bf16: bool = False,
     ) -> None:
         from symsim_widgets.collection import PREPROCESSING_ID
 
@@ -238,6 +244,7 @@ class FeatureModel:
         self.channels_last = device.type in ("cpu", "cuda")
         self.square = square
         self.decode_side = int(decode_side) if decode_side else max(self.input_size)
+        self.cpu_bf16 = bool(cpu_bf16)
         crop = f"square={square_id}" if square is not None else "centre-crop"
         transform = (
             f"{TRANSFORM_VERSION}:{crop},bilinear-aa-{self.input_size[0]}x"
@@ -250,6 +257,7 @@ class FeatureModel:
         self._mean = np.asarray(self.mean, dtype=np.float32)
         self._inv_std = 1.0 / np.asarray(self.std, dtype=np.float32)
         self._runner: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._precision_chosen = False
         self.autocast_dtype: torch.dtype | None = None
         self.autocast_errors: dict[str, float] = {}
         self.compiled = "eager"
@@ -298,11 +306,29 @@ class FeatureModel:
     def _eager(self, x: torch.Tensor) -> torch.Tensor:
         return self.extractor(x)
 
-    def _setup(self, x: torch.Tensor) -> None:
-        """First batch: choose precision (CUDA) or trace + freeze (CPU)."""
+    def _choose_precision(self, x: torch.Tensor) -> None:
+        """First batch: the autocast precision, if any (CUDA; a CPU with native bf16 for a
+        ``cpu_bf16`` model), checked against fp32 on two of its inputs."""
+        probe = x[: min(2, len(x))]
+        candidates = _device.autocast_candidates(self.device, cpu_bf16=self.cpu_bf16)
+        if self.device.type == "cpu" and candidates:
+            _device.configure_cpu_threads()
+        self.autocast_dtype, self.autocast_errors = _device.select_autocast(
+            self._eager, probe, candidates
+        )
+        if self.autocast_dtype is not None:
+            self.compiled = f"eager-{str(self.autocast_dtype).removeprefix('torch.')}-autocast"
+        self._precision_chosen = True
+
+    def _build_runner(self, x: torch.Tensor) -> None:
+        """First fast batch on a CPU in fp32: trace + freeze (else the eager module)."""
         runner: Callable[[torch.Tensor], torch.Tensor] = self._eager
         probe = x[: min(2, len(x))]
-        if self.device.type == "cpu" and os.environ.get("SYMSIM_JIT", "1") != "0":
+        if (
+            self.device.type == "cpu"
+            and self.autocast_dtype is None
+            and os.environ.get("SYMSIM_JIT", "1") != "0"
+        ):
             _device.configure_cpu_threads()
             try:
                 with warnings.catch_warnings(), torch.inference_mode():
@@ -314,10 +340,6 @@ class FeatureModel:
                     runner, self.compiled = frozen, "torchscript-frozen"
             except Exception:  # tracing is an optimisation only: stay eager
                 runner = self._eager
-        elif self.device.type == "cuda":
-            self.autocast_dtype, self.autocast_errors = _device.select_autocast(
-                self._eager, probe, _device.autocast_candidates(self.device)
-            )
         self._runner = runner
 
     def features(self, batch: torch.Tensor, *, fast: bool = True) -> torch.Tensor:
@@ -331,7 +353,9 @@ class FeatureModel:
             On CPU, run the TorchScript-frozen extractor (traced on the first such call;
             its first runs per batch shape are profiling runs, so it pays off from a few
             hundred images on; results equal eager within 1e-4 relative, checked when it
-            is built). ``False`` runs the eager module.
+            is built). ``False`` runs the eager module. Either way a model whose first
+            batch chose autocast (CUDA; a ``cpu_bf16`` model on a CPU with native bf16)
+            runs under it.
 
         Returns
         -------
@@ -344,10 +368,14 @@ class FeatureModel:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            if self._runner is None and (fast or self.device.type != "cpu"):
+            if not self._precision_chosen:
+                with self._lock:
+                    if not self._precision_chosen:
+                        self._choose_precision(x)
+            if fast and self._runner is None:
                 with self._lock:
                     if self._runner is None:
-                        self._setup(x)
+                        self._build_runner(x)
             runner = self._runner if fast else self._eager
             assert runner is not None
             ctx = (

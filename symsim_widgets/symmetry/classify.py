@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from symsim_widgets._batches import prepared_batches
 from symsim_widgets._progress import progress_bar
 from symsim_widgets.symmetry.weights import DEFAULT_WEIGHTS, load_logit_runner, load_network
 
@@ -96,6 +97,7 @@ def classify_symmetry(
     """
     import torch
 
+    from symsim_widgets._device import resolve_device, usable_cores
     from symsim_widgets.collection import Collection
     from symsim_widgets.symmetry.network import prepare_inputs
     from symsim_widgets.symmetry.periodicity import (
@@ -145,25 +147,40 @@ def classify_symmetry(
         range(start, min(start + batch_size, len(collection)))
         for start in range(0, len(collection), batch_size)
     ]
-    # the next batch is read and framed (numpy and scipy release the GIL) while the
-    # network runs on this one
+
+    def split(part: range, n: int) -> list[range]:
+        step = -(-len(part) // n)
+        return [part[k : k + step] for k in range(0, len(part), step)]
+
+    def join(prepared: list[tuple[list[int], Any, list[Any]]]) -> tuple[list[int], Any, list]:
+        done = [p for p in prepared if p[0]]
+        if not done:
+            return [], None, []
+        idx = [i for p in done for i in p[0]]
+        return idx, torch.cat([p[1] for p in done]), [f for p in done for f in p[2]]
+
+    # items are read and framed by a thread pool: on a CPU with every core before the
+    # network runs, on an accelerator for the next batch while it runs
+    on_cpu = resolve_device(device).type == "cpu"
+    prepared = prepared_batches(
+        batches,
+        prepare,
+        overlap=not on_cpu,
+        workers=usable_cores() if on_cpu else 1,
+        split=split,
+        join=join,
+    )
     bar = progress_bar(
         total=len(collection), desc="classifying symmetry", unit="img", enabled=progress
     )
-    with ThreadPoolExecutor(max_workers=1) as pool, torch.inference_mode(), bar:
-        pending = pool.submit(prepare, batches[0]) if batches else None
-        for k in range(len(batches)):
-            bar.update(len(batches[k - 1]) if k else 0)
-            idx, x, found = pending.result()
-            if k + 1 < len(batches):
-                pending = pool.submit(prepare, batches[k + 1])
-            if not idx:
-                continue
-            logits = logits_of(x).float()
-            probs[idx] = torch.softmax(logits, dim=1).cpu().numpy()
-            for i, estimate in zip(idx, found, strict=True):
-                estimates[i] = estimate
-        bar.update(len(batches[-1]) if batches else 0)
+    with contextlib.closing(prepared), torch.inference_mode(), bar:
+        for part, (idx, x, found) in prepared:
+            if idx:
+                logits = logits_of(x).float()
+                probs[idx] = torch.softmax(logits, dim=1).cpu().numpy()
+                for i, estimate in zip(idx, found, strict=True):
+                    estimates[i] = estimate
+            bar.update(len(part))
     lattice = lattice_columns(estimates, item_pixel_sizes(collection))
     table = _probability_table(probs, names, periodicity=lattice["periodicity"].to_numpy())
     return pd.concat([table, lattice], axis=1)
