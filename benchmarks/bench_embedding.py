@@ -10,7 +10,8 @@ micrographs, written as PNG files into a temporary folder; one Collection of the
   (NCHW) tensors, fp32, ``torch.no_grad()``, the same crop/resize/normalisation
   (``FeatureModel.prepare``);
 - ``embed``: :func:`symsim_widgets.embedding.embed` (``cache=False``): decoding in a
-  thread pool overlapping inference, channels_last, symmetric "same" padding folded into
+  thread pool (on a CPU with every core, each batch just before inference), channels_last,
+  symmetric "same" padding folded into
   the convolutions, TorchScript trace + freeze (batch norm folded into the convolutions),
   ``inference_mode``;
 - ``embed, cached``: a second call with a warm cache (content hash + fingerprint lookup).

@@ -5,11 +5,12 @@ is looked up in the :class:`~symsim_widgets.cache.EmbeddingCache` under its cont
 and the model fingerprint; only the missing ones are computed, and each computed batch is
 written to the cache as soon as it is done (an interrupted run keeps what it finished).
 
-Computing overlaps decoding and inference: a small thread pool decodes the next batches
-(``Collection.image``, crop/resize/normalise by :meth:`FeatureModel.prepare`) while the
-model runs on the current one. Items whose long side is more than four times what the
-model needs are decoded at a reduced size (``Collection.image(i, max_side=...)``, a
-deterministic function of the item's shape).
+Decoding (``Collection.image``, crop/resize/normalise by :meth:`FeatureModel.prepare`)
+runs in a thread pool (:mod:`symsim_widgets._batches`): on a GPU for the next batches
+while the model runs on the current one, on a CPU for each batch with every core just
+before the model runs (whose own threads need every core). Items whose long side is more
+than four times what the model needs are decoded at a reduced size
+(``Collection.image(i, max_side=...)``, a deterministic function of the item's shape).
 
 ``model="symmetry+natural"`` embeds and caches both branches separately and joins them with
 :func:`combine_features`; :func:`embed_branches` returns the raw branches so a widget can
