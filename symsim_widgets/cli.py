@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="share of the symmetry features in symmetry+natural, in [0, 1], gated per item "
-        "by its periodicity (default 0.3)",
+        "by its periodicity (default 0.5)",
     )
     embed.add_argument(
         "--no-cache", action="store_true", help="do not read or write the embedding cache"

@@ -171,6 +171,16 @@ def compute_features(
     return out
 
 
+def _estimated_periodicity(collection: Any, model: Any) -> np.ndarray | None:
+    """Each item's periodicity score when ``model`` blends a ``symmetry`` branch (the
+    first), else None (nothing to gate)."""
+    if model.branches[0].name != "symmetry":
+        return None
+    from symsim_widgets.symmetry.periodicity import estimate_lattices
+
+    return estimate_lattices(collection)["periodicity"].to_numpy()
+
+
 def _embed_shard(
     collection: Any, model_name: str, device: Any, batch_size: int | None
 ) -> tuple[str, np.ndarray]:
@@ -366,7 +376,7 @@ def embed(
     client: Any = None,
     batch_size: int | None = None,
     symmetry_weight: float | None = None,
-    periodicity: np.ndarray | None = None,
+    periodicity: np.ndarray | str | None = "auto",
 ) -> np.ndarray:
     """Embed images: one feature vector per item.
 
@@ -392,10 +402,14 @@ def embed(
     symmetry_weight : float in [0, 1], optional
         Share of the symmetry branch of a combined model (default ``model.weight``,
         :data:`DEFAULT_SYMMETRY_WEIGHT` for ``"symmetry+natural"``).
-    periodicity : array-like, shape (N,), optional
-        Per-item periodicity score in [0, 1] gating the symmetry share (see
-        :func:`combine_features`): the ``periodicity`` column of
-        :func:`~symsim_widgets.symmetry.classify_symmetry` for the same items.
+    periodicity : ``"auto"`` (default), array-like of shape (N,), or None
+        Per-item periodicity score in [0, 1] gating the symmetry share of a combined
+        model with a ``symmetry`` branch (see :func:`combine_features`), as bundles and
+        the Explorer gate it: ``"auto"`` estimates it
+        (:func:`~symsim_widgets.symmetry.periodicity.estimate_lattices`, a few ms per
+        image), an array gives it (e.g. the ``periodicity`` column of
+        :func:`~symsim_widgets.symmetry.classify_symmetry` for the same items), None
+        blends every item at the full share.
 
     Returns
     -------
@@ -429,11 +443,18 @@ def embed(
         client=client,
         batch_size=batch_size,
     )
+    auto = isinstance(periodicity, str)
+    if auto and periodicity != "auto":
+        raise ValueError(
+            f"periodicity must be 'auto', None or one score per item, not {periodicity!r}"
+        )
     if isinstance(model, CombinedModel):
         a, b = (branches[m.name] for m in model.branches)
         share = model.weight if symmetry_weight is None else symmetry_weight
+        if auto:
+            periodicity = _estimated_periodicity(collection, model)
         return combine_features(a, b, symmetry_weight=share, periodicity=periodicity)
-    if symmetry_weight is not None or periodicity is not None:
+    if symmetry_weight is not None or not (auto or periodicity is None):
         raise ValueError(
             f"symmetry_weight and periodicity apply to a combined model such as "
             f"'symmetry+natural', not {model.name!r}"

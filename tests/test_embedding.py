@@ -340,3 +340,46 @@ def test_embed_takes_symmetry_weight_and_periodicity(images, tmp_path):
     np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="apply to a combined model"):
         embed(images, "natural", cache=cache, progress=False, symmetry_weight=0.5)
+
+
+def test_embed_gates_the_symmetry_share_by_default(tmp_path):
+    """``embed(..., "symmetry+natural")`` blends as bundles and the Explorer do: each
+    item's symmetry share gated by its estimated periodicity, so a texture without a
+    lattice gets natural features only and a periodic pattern the full share; None opts
+    out of the gate, and a string other than "auto" is refused."""
+    from symsim_widgets.symmetry.generator import generate_sample
+    from symsim_widgets.symmetry.periodicity import estimate_lattices
+
+    lattices = [
+        generate_sample(group, 192, cells=(6.0, 6.0), corrupt=False, rng=k).image
+        for k, group in enumerate(("p4m", "p6", "cmm"))
+    ]
+    textures = [
+        skimage.data.grass()[:192, :192] / 255.0,
+        skimage.data.moon()[:192, :192] / 255.0,
+    ]
+    images = lattices + textures
+    cache = EmbeddingCache(tmp_path)
+    try:
+        branches = embed_branches(
+            images, "symmetry+natural", device="cpu", cache=cache, progress=False
+        )
+    except ModelUnavailableError as err:
+        pytest.skip(f"the symmetry weights are not installed: {err}")
+    periodicity = estimate_lattices(images)["periodicity"].to_numpy()
+    assert (periodicity[:3] >= GATE_HIGH).all() and (periodicity[3:] <= GATE_LOW).all()
+    got = embed(images, "symmetry+natural", device="cpu", cache=cache, progress=False)
+    expect = combine_features(branches["symmetry"], branches["natural"], periodicity=periodicity)
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-6)
+    dim = branches["symmetry"].shape[1]
+    assert np.abs(got[3:, :dim]).max() == 0.0  # textures: no symmetry share
+    share = (got[:3, :dim] ** 2).sum(axis=1)
+    np.testing.assert_allclose(share, DEFAULT_SYMMETRY_WEIGHT, rtol=1e-5)
+    ungated = embed(
+        images, "symmetry+natural", device="cpu", cache=cache, progress=False, periodicity=None
+    )
+    np.testing.assert_allclose(
+        ungated, combine_features(branches["symmetry"], branches["natural"]), rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="periodicity must be 'auto'"):
+        embed(images, "symmetry+natural", cache=cache, progress=False, periodicity="yes")
