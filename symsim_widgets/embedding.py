@@ -171,14 +171,16 @@ def compute_features(
     return out
 
 
-def _estimated_periodicity(collection: Any, model: Any) -> np.ndarray | None:
-    """Each item's periodicity score when ``model`` blends a ``symmetry`` branch (the
-    first), else None (nothing to gate)."""
+def _estimated_periodicity(
+    collection: Any, model: Any, cache: EmbeddingCache | None
+) -> np.ndarray | None:
+    """Each item's periodicity score (kept in ``cache`` like embeddings) when ``model``
+    blends a ``symmetry`` branch (the first), else None (nothing to gate)."""
     if model.branches[0].name != "symmetry":
         return None
     from symsim_widgets.symmetry.periodicity import estimate_lattices
 
-    return estimate_lattices(collection)["periodicity"].to_numpy()
+    return estimate_lattices(collection, cache=cache)["periodicity"].to_numpy()
 
 
 def _embed_shard(
@@ -452,7 +454,7 @@ def embed(
         a, b = (branches[m.name] for m in model.branches)
         share = model.weight if symmetry_weight is None else symmetry_weight
         if auto:
-            periodicity = _estimated_periodicity(collection, model)
+            periodicity = _estimated_periodicity(collection, model, resolve_cache(cache))
         return combine_features(a, b, symmetry_weight=share, periodicity=periodicity)
     if symmetry_weight is not None or not (auto or periodicity is None):
         raise ValueError(

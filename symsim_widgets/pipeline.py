@@ -136,8 +136,15 @@ def embed_collection(
         arrays = FeatureBlend(embeddings, len(collection)).branches
     items = collection.items
     if "symmetry" in arrays:
+        from symsim_widgets.embedding import resolve_cache
+
         items = _with_predictions(
-            collection, items, arrays["symmetry"], notices, strict=embeddings is None
+            collection,
+            items,
+            arrays["symmetry"],
+            notices,
+            strict=embeddings is None,
+            cache=resolve_cache(cache),
         )
     if fingerprints:
         info = {"fingerprints": fingerprints, **(info or {})}
@@ -279,6 +286,7 @@ def _with_predictions(
     notices: list[str],
     *,
     strict: bool,
+    cache: Any = None,
 ) -> pd.DataFrame:
     """``items`` with the lattice columns (unless present) and the wallpaper-group
     predictions of the ``symmetry`` vectors (unless present). With ``strict`` false
@@ -289,7 +297,7 @@ def _with_predictions(
 
     parts = [items]
     if "periodicity" not in items:
-        parts.append(estimate_lattices(collection).set_index(items.index))
+        parts.append(estimate_lattices(collection, cache=cache).set_index(items.index))
     periodicity = pd.concat(parts, axis=1)["periodicity"]
     if "predicted_group" not in items:
         try:

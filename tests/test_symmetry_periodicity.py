@@ -185,6 +185,38 @@ def test_one_bad_item_does_not_stop_the_others():
     assert table.loc[1, "periodicity"] >= PERIODIC_THRESHOLD
 
 
+def test_estimates_are_kept_in_the_cache_by_content(tmp_path, monkeypatch):
+    """With a cache, an item estimated once is not read again (the same table, to float32
+    precision); what could not be estimated is not kept, and another ``max_side`` is a
+    separate namespace."""
+    from symsim_widgets.cache import EmbeddingCache
+
+    pattern = generate_sample("p6", 128, cells=(5.0, 5.0), corrupt=False, rng=3).image
+    noise = np.random.default_rng(1).random((128, 128)).astype(np.float32)
+    images = [pattern, noise, np.zeros((8, 8), np.float32)]
+    cache = EmbeddingCache(tmp_path)
+    with pytest.warns(UserWarning, match="16 x 16"):
+        fresh = estimate_lattices(images, cache=cache)
+    read = []
+    real_image = Collection.image
+
+    def counting(self, i, **kwargs):
+        read.append(i)
+        return real_image(self, i, **kwargs)
+
+    monkeypatch.setattr(Collection, "image", counting)
+    with pytest.warns(UserWarning, match="16 x 16"):
+        again = estimate_lattices(list(reversed(images)), cache=cache)
+    assert read == [0]  # only the unreadable item is tried again
+    np.testing.assert_allclose(
+        again.iloc[::-1].to_numpy(), fresh.to_numpy(), rtol=1e-6, equal_nan=True
+    )
+    assert np.isnan(again.loc[1, "lattice_a_px"]) == np.isnan(fresh.loc[1, "lattice_a_px"])
+    read.clear()
+    estimate_lattices(images[:2], cache=cache, max_side=64)
+    assert read == [0, 1]
+
+
 def test_group_label_shows_none_as_not_periodic():
     assert group_label("none") == "not periodic"
     assert [group_label(g) for g in ("p1", "p6m", "cm")] == ["p1", "p6m", "cm"]

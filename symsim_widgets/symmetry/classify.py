@@ -60,8 +60,9 @@ def classify_symmetry(
         With a cache, the network's pooled features come from (and go to) the embedding
         cache, as for ``embed(images, model="symmetry")``, and the probabilities are its
         last layer applied to them (:func:`classify_features`: the same numbers); the
-        lattice columns are still estimated from the pixels. Only for the registry's
-        model (``model="symmetry"``).
+        lattice estimates are kept there too (:func:`~symsim_widgets.symmetry.
+        periodicity.estimate_lattices`). Only for the registry's model
+        (``model="symmetry"``).
     progress : show a progress bar.
     weights : deprecated alias of ``model`` (a checkpoint path).
 
@@ -114,7 +115,7 @@ def classify_symmetry(
                 "cache= keeps the registry symmetry model's features; with a checkpoint path "
                 "as model=, pass cache=False"
             )
-        from symsim_widgets.embedding import embed
+        from symsim_widgets.embedding import embed, resolve_cache
 
         features = embed(
             collection,
@@ -125,7 +126,7 @@ def classify_symmetry(
             batch_size=batch_size,
         )
         probabilities = classify_features(features)
-        lattice = estimate_lattices(collection)
+        lattice = estimate_lattices(collection, cache=resolve_cache(cache))
         names = [c[2:] for c in probabilities.columns if c.startswith("p_")]
         probs = probabilities[[f"p_{g}" for g in names]].to_numpy()
         table = _probability_table(probs, names, periodicity=lattice["periodicity"].to_numpy())

@@ -58,6 +58,7 @@ from scipy.signal import windows
 from skimage.transform import downscale_local_mean
 
 __all__ = [
+    "ESTIMATOR_VERSION",
     "LATTICE_COLUMNS",
     "NOT_PERIODIC",
     "NOT_PERIODIC_LABEL",
@@ -80,6 +81,10 @@ LATTICE_COLUMNS = (
     "lattice_b_nm",
     "periodicity",
 )
+
+#: Names this estimator's results in cache fingerprints: change it whenever
+#: :func:`estimate_lattice` would answer differently for the same pixels.
+ESTIMATOR_VERSION = "lattice-2026-12-01"
 
 #: The group label of images without a lattice.
 NOT_PERIODIC = "none"
@@ -483,7 +488,7 @@ def lattice_columns(
     )
 
 
-def estimate_lattices(images, *, max_side: int = 512) -> pd.DataFrame:
+def estimate_lattices(images, *, max_side: int = 512, cache=None) -> pd.DataFrame:
     """The lattice table (:func:`lattice_columns`) of every item of a collection.
 
     Parameters
@@ -491,6 +496,10 @@ def estimate_lattices(images, *, max_side: int = 512) -> pd.DataFrame:
     images : anything :meth:`symsim_widgets.collection.Collection.coerce` accepts. When the
         collection's items carry a ``pixel_size_nm`` column, lengths are also given in nm.
     max_side : as for :func:`estimate_lattice`.
+    cache : :class:`~symsim_widgets.cache.EmbeddingCache`, optional
+        Where estimates are kept by item content (``content_hash``) under a fingerprint
+        naming :data:`ESTIMATOR_VERSION`, ``max_side`` and the pixel normalisation, as
+        embeddings are: items estimated before are not read again.
 
     Returns
     -------
@@ -509,8 +518,43 @@ def estimate_lattices(images, *, max_side: int = 512) -> pd.DataFrame:
     from symsim_widgets.collection import Collection
 
     collection = Collection.coerce(images)
-    estimates = [_estimate_item(collection, i, max_side=max_side) for i in range(len(collection))]
+    n = len(collection)
+    if cache is None:
+        estimates = [_estimate_item(collection, i, max_side=max_side) for i in range(n)]
+        return lattice_columns(estimates, item_pixel_sizes(collection))
+    from symsim_widgets.collection import PREPROCESSING_ID
+
+    fingerprint = f"{ESTIMATOR_VERSION}|max_side={max_side}|{PREPROCESSING_ID}"
+    keys = [str(k) for k in collection.items["content_hash"]]
+    found, rows = cache.get_many(keys, fingerprint)
+    estimates = [
+        _from_row(rows[i]) if found[i] else _estimate_item(collection, i, max_side=max_side)
+        for i in range(n)
+    ]
+    new = [i for i in range(n) if not found[i] and estimates[i] is not None]
+    if new:
+        cache.put_many([keys[i] for i in new], np.stack([_as_row(estimates[i]) for i in new]),
+                       fingerprint)  # fmt: skip
     return lattice_columns(estimates, item_pixel_sizes(collection))
+
+
+def _as_row(estimate: LatticeEstimate) -> np.ndarray:
+    """A cache row: ``(periodicity, found, a_x, a_y, b_x, b_y)``, finite (the cache keeps
+    no NaN), ``found`` 0 and zero vectors when no lattice was found."""
+    found = bool(np.isfinite(estimate.a).all() and np.isfinite(estimate.b).all())
+    a, b = (estimate.a, estimate.b) if found else (np.zeros(2), np.zeros(2))
+    return np.array([estimate.periodicity, float(found), *a, *b], dtype=np.float32)
+
+
+def _from_row(row: np.ndarray) -> LatticeEstimate:
+    if row[1] < 0.5:
+        nan = np.array([np.nan, np.nan])
+        return LatticeEstimate(a=nan, b=nan.copy(), periodicity=float(row[0]))
+    return LatticeEstimate(
+        a=np.asarray(row[2:4], dtype=float),
+        b=np.asarray(row[4:6], dtype=float),
+        periodicity=float(row[0]),
+    )
 
 
 def _estimate_item(collection, i: int, **kwargs) -> LatticeEstimate | None:
