@@ -6,8 +6,10 @@ prepared while it works on this one. On a CPU the network's own threads already 
 core, and running the preparation alongside them oversubscribes the cores: OpenMP threads
 then wait at their barriers for a core (measured on the 2-core reference machine, symmetry
 network, 256 px patterns: 105 img/s overlapped, 137 img/s preparing each batch with both
-cores and then running the network). So on a CPU each batch is cut into one part per core,
-the parts are prepared in parallel, and the network gets the cores to itself.
+cores and then running the network). So on a CPU each batch is cut into one part per
+thread the network uses (all usable cores, or one on a Dask worker with
+``OMP_NUM_THREADS=1``), the parts are prepared in parallel, and the network gets the cores
+to itself.
 """
 
 from __future__ import annotations

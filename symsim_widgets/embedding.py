@@ -121,7 +121,7 @@ def compute_features(
     """
     import torch
 
-    from symsim_widgets.models.device import auto_batch_size, usable_cores
+    from symsim_widgets.models.device import auto_batch_size, configure_cpu_threads
 
     idx = np.asarray(indices, dtype=np.int64).reshape(-1)
     out = np.empty((len(idx), model.dim), dtype=np.float32)
@@ -151,8 +151,10 @@ def compute_features(
     batches = prepared_batches(
         [idx[s : s + batch_size] for s in starts],
         prepare,
-        overlap=not on_cpu,  # on a CPU the network's threads need every core
-        workers=usable_cores() if on_cpu else _loader_threads(),
+        # on a CPU the network's threads need their cores: as many preparing threads, in
+        # turn with the network (one on a Dask worker that set OMP_NUM_THREADS=1)
+        overlap=not on_cpu,
+        workers=configure_cpu_threads() if on_cpu else _loader_threads(),
         split=lambda part, n: [p for p in np.array_split(part, n) if len(p)],
         join=torch.cat,
     )

@@ -98,7 +98,7 @@ def classify_symmetry(
     """
     import torch
 
-    from symsim_widgets._device import resolve_device, usable_cores
+    from symsim_widgets._device import resolve_device
     from symsim_widgets.collection import Collection
     from symsim_widgets.symmetry.network import prepare_inputs
     from symsim_widgets.symmetry.periodicity import (
@@ -167,7 +167,7 @@ def classify_symmetry(
         batches,
         prepare,
         overlap=not on_cpu,
-        workers=usable_cores() if on_cpu else 1,
+        workers=torch.get_num_threads() if on_cpu else 1,  # the network's threads
         split=split,
         join=join,
     )
