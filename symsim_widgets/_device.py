@@ -22,7 +22,9 @@ import torch
 __all__ = [
     "AUTOCAST_TOLERANCE",
     "autocast_candidates",
+    "autocast_label",
     "cpu_has_native_bf16",
+    "freeze_for_cpu",
     "relative_error",
     "resolve_device",
     "select_autocast",
@@ -163,3 +165,29 @@ def select_autocast(
             if err <= tolerance:
                 return dtype, errors
     return None, errors
+
+
+def autocast_label(dtype: torch.dtype) -> str:
+    """How a runner under autocast ``dtype`` is named (``"eager-bfloat16-autocast"``)."""
+    return f"eager-{str(dtype).removeprefix('torch.')}-autocast"
+
+
+def freeze_for_cpu(
+    module: torch.nn.Module, probe: torch.Tensor, *, tolerance: float = 1e-4
+) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """``module`` traced on ``probe`` and frozen with TorchScript (batch norm folded into
+    the convolutions), for CPU inference; None when ``SYMSIM_JIT=0`` is set, when tracing
+    fails (it is an optimisation only), or when the frozen module's output on ``probe``
+    differs from the module's by more than ``tolerance`` (:func:`relative_error`)."""
+    import warnings
+
+    if os.environ.get("SYMSIM_JIT", "1") == "0":
+        return None
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            frozen = torch.jit.freeze(torch.jit.trace(module.eval(), probe, check_trace=False))
+            ok = relative_error(frozen(probe), module(probe)) <= tolerance
+    except Exception:
+        return None
+    return frozen if ok else None

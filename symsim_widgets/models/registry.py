@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import os
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -317,30 +316,18 @@ class FeatureModel:
             self._eager, probe, candidates
         )
         if self.autocast_dtype is not None:
-            self.compiled = f"eager-{str(self.autocast_dtype).removeprefix('torch.')}-autocast"
+            self.compiled = _device.autocast_label(self.autocast_dtype)
         self._precision_chosen = True
 
     def _build_runner(self, x: torch.Tensor) -> None:
         """First fast batch on a CPU in fp32: trace + freeze (else the eager module)."""
-        runner: Callable[[torch.Tensor], torch.Tensor] = self._eager
-        probe = x[: min(2, len(x))]
-        if (
-            self.device.type == "cpu"
-            and self.autocast_dtype is None
-            and os.environ.get("SYMSIM_JIT", "1") != "0"
-        ):
+        frozen = None
+        if self.device.type == "cpu" and self.autocast_dtype is None:
             _device.configure_cpu_threads()
-            try:
-                with warnings.catch_warnings(), torch.inference_mode():
-                    warnings.simplefilter("ignore")
-                    traced = torch.jit.trace(self.extractor.eval(), probe, check_trace=False)
-                    frozen = torch.jit.freeze(traced)
-                    ok = _device.relative_error(frozen(probe), self._eager(probe)) <= 1e-4
-                if ok:
-                    runner, self.compiled = frozen, "torchscript-frozen"
-            except Exception:  # tracing is an optimisation only: stay eager
-                runner = self._eager
-        self._runner = runner
+            frozen = _device.freeze_for_cpu(self.extractor, x[: min(2, len(x))])
+        if frozen is not None:
+            self.compiled = "torchscript-frozen"
+        self._runner = frozen if frozen is not None else self._eager
 
     def features(self, batch: torch.Tensor, *, fast: bool = True) -> torch.Tensor:
         """Pooled features of a prepared batch.

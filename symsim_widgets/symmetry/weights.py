@@ -154,47 +154,39 @@ def load_logit_runner(
 
 def _build_runner(network: Any, meta: dict, device: Any) -> tuple[Any, str]:
     import copy
-    import warnings
 
     import torch
+
+    from symsim_widgets._device import (
+        autocast_candidates,
+        autocast_label,
+        freeze_for_cpu,
+        select_autocast,
+    )
 
     def eager(batch: Any) -> Any:
         return network(batch.to(device))
 
     if device.type != "cpu":
         return eager, "eager"
-    from symsim_widgets._device import autocast_candidates, select_autocast
-
     size = int(meta["input_size"])
     cin = int(meta["in_channels"])
     probe = torch.randn((2, cin, size, size), generator=torch.Generator().manual_seed(0))
-    candidates = autocast_candidates(device, cpu_bf16=True)
-    dtype, _ = select_autocast(network, probe, candidates)
+    dtype, _ = select_autocast(network, probe, autocast_candidates(device, cpu_bf16=True))
+    # a channels-last copy (the shared network is left as it is): oneDNN's convolutions,
+    # bf16 or frozen fp32, are faster in that layout
+    local = copy.deepcopy(network).eval().to(memory_format=torch.channels_last)
     if dtype is not None:
-        # a channels-last copy: oneDNN's bf16 convolutions are faster in that layout
-        local = copy.deepcopy(network).eval().to(memory_format=torch.channels_last)
 
         def reduced(batch: Any) -> Any:
             with torch.autocast("cpu", dtype=dtype):
                 return local(batch.contiguous(memory_format=torch.channels_last)).float()
 
-        return reduced, f"eager-{str(dtype).removeprefix('torch.')}-autocast"
-    if os.environ.get("SYMSIM_JIT", "1") == "0":
-        return eager, "eager"
-    try:
-        local = copy.deepcopy(network).eval().to(memory_format=torch.channels_last)
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            x = probe.contiguous(memory_format=torch.channels_last)
-            frozen = torch.jit.freeze(torch.jit.trace(local, x, check_trace=False))
-            got, want = frozen(x).float(), network(probe).float()
-            error = (
-                torch.linalg.vector_norm(got - want, dim=1)
-                / torch.linalg.vector_norm(want, dim=1).clamp_min(1e-12)
-            ).max()
-        if float(error) > FROZEN_TOLERANCE:
-            return eager, "eager"
-    except Exception:  # tracing is an optimisation only: stay eager
+        return reduced, autocast_label(dtype)
+    frozen = freeze_for_cpu(
+        local, probe.contiguous(memory_format=torch.channels_last), tolerance=FROZEN_TOLERANCE
+    )
+    if frozen is None:
         return eager, "eager"
 
     def fast(batch: Any) -> Any:
