@@ -1,6 +1,6 @@
 """Lattice estimation and canonical scale: the symmetry network on any number of cells.
 
-Three tables, each against a baseline measured in the same run:
+Four tables, each against a baseline measured in the same run:
 
 1. **Top-1 by cells across** (256 px patterns, bins 3-4.5, 4.5-6, 6-9, 9-14, 14-20
    primitive cells across): the shipped network's top-1 accuracy when it sees the whole
@@ -24,8 +24,14 @@ Three tables, each against a baseline measured in the same run:
    and both public paths on non-periodic tiles (scikit-image textures and photographs,
    where the periodicity score takes its second look).
 
-Usage: ``python benchmarks/bench_symmetry_scale.py [--per-bin 34] [--throughput 256]``
-(a quick run: ``--per-bin 17 --throughput 128``).
+4. **Lattice estimated once**: ``embed(images, "symmetry+natural")``, whose symmetry
+   branch's framing and periodicity gate share one estimate per image
+   (:class:`~symsim_widgets.symmetry.periodicity.LatticeEstimates`), against the same
+   steps estimating it twice (the package before), on 256 px and 1024 px patterns; the
+   features must be identical.
+
+Usage: ``python benchmarks/bench_symmetry_scale.py [--per-bin 34] [--throughput 256]
+[--sharing 64]`` (a quick run: ``--per-bin 17 --throughput 128 --sharing 32``).
 """
 
 from __future__ import annotations
@@ -274,13 +280,59 @@ def throughput(n: int, repeats: int = 3) -> None:
         print(f"| {name} | {rate:.1f} | {rate / base:.2f} |")
 
 
+def lattice_sharing(n: int, repeats: int = 3) -> None:
+    """``embed(images, "symmetry+natural")`` (the lattice estimated once, by the symmetry
+    branch's framing, and shared with the periodicity gate) against the same steps with
+    the lattice estimated twice (the framing's own estimate, then ``estimate_lattices``
+    in one thread for the gate: the package before ``LatticeEstimates``), on periodic
+    256 px and 1024 px images, no cache."""
+    from symsim_widgets.collection import Collection
+    from symsim_widgets.embedding import embed, embed_branches
+    from symsim_widgets.features import combine_features
+    from symsim_widgets.symmetry.generator import generate_batch
+    from symsim_widgets.symmetry.periodicity import estimate_lattices
+
+    print(f"\n## Lattice estimated once or twice (symmetry+natural, {n} images, CPU)\n")
+    print("| images | estimated twice (baseline), img/s | estimated once, img/s | ratio |")
+    print("| --- | --- | --- | --- |")
+    for side in (SIZE, 1024):
+        images, _ = generate_batch(n, side, rng=5, cells=(3.0, 20.0), min_cell_px=SIZE / 20)
+        collection = Collection.coerce(list(images), progress=False)
+
+        def twice(collection=collection) -> np.ndarray:
+            b = embed_branches(collection, "symmetry+natural", device="cpu", cache=False,
+                               progress=False)  # fmt: skip
+            p = estimate_lattices(collection)["periodicity"].to_numpy()
+            return combine_features(b["symmetry"], b["natural"], periodicity=p)
+
+        def once(collection=collection) -> np.ndarray:
+            return embed(collection, "symmetry+natural", device="cpu", cache=False,
+                         progress=False)  # fmt: skip
+
+        if not np.array_equal(twice(), once()):  # also the warm-up
+            raise RuntimeError("the shared lattice changed the features")
+        rates = []
+        for fn in (twice, once):
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - start)
+            rates.append(n / best)
+        print(f"| {side} px, periodic | {rates[0]:.1f} | {rates[1]:.1f} | "
+              f"{rates[1] / rates[0]:.2f} |")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-bin", type=int, default=34, help="patterns per cells bin")
     parser.add_argument("--periodic", type=int, default=340, help="periodic patterns flagged")
     parser.add_argument("--throughput", type=int, default=256, help="images timed")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs (best kept)")
-    parser.add_argument("--skip", nargs="*", default=(), choices=("scale", "flags", "speed"))
+    parser.add_argument("--sharing", type=int, default=64, help="images per size, sharing")
+    parser.add_argument(
+        "--skip", nargs="*", default=(), choices=("scale", "flags", "speed", "sharing")
+    )
     args = parser.parse_args(argv)
     if "scale" not in args.skip:
         accuracy_by_scale(args.per_bin)
@@ -288,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         flag_rates(args.periodic)
     if "speed" not in args.skip:
         throughput(args.throughput, args.repeats)
+    if "sharing" not in args.skip:
+        lattice_sharing(args.sharing, args.repeats)
     return 0
 
 

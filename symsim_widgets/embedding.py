@@ -51,7 +51,7 @@ from symsim_widgets.features import (  # noqa: F401
     resolve_symmetry_weight,
 )
 
-__all__ = ["combine_features", "embed", "embed_branches", "resolve_cache"]
+__all__ = ["combine_features", "embed", "embed_branches", "resolve_cache", "shared_lattices"]
 
 #: Jobs with at least this many items use the TorchScript-frozen model on CPU.
 FAST_MIN_ITEMS = 128
@@ -79,16 +79,34 @@ def resolve_cache(cache: Any) -> EmbeddingCache | None:
 # -- computing --------------------------------------------------------------------------
 
 
-def _load(collection: Any, i: int, need: int) -> np.ndarray:
-    """Model input of item ``i``, decoded at a reduced size when it is much larger than
-    the model needs (``need`` = the model's input side)."""
+def _reduced_side(collection: Any, i: int, need: int) -> int | None:
+    """The long side item ``i`` is decoded at when it is much larger than the model needs
+    (``need`` = the model's input side), else None (full resolution)."""
     w = int(collection.items["w"].iat[i])
     h = int(collection.items["h"].iat[i])
     long, short = max(w, h), max(1, min(w, h))
     enough = math.ceil(2 * need * long / short)  # short side >= twice the input
-    if long > 2 * enough:
-        return collection.image(i, max_side=enough)
-    return collection.image(i)
+    return enough if long > 2 * enough else None
+
+
+def _load(collection: Any, i: int, need: int) -> np.ndarray:
+    """Model input of item ``i``, decoded at a reduced size when it is much larger than
+    the model needs (:func:`_reduced_side`)."""
+    side = _reduced_side(collection, i, need)
+    return collection.image(i) if side is None else collection.image(i, max_side=side)
+
+
+def _framing_lattices(collection: Any, model: Any, lattices: Any) -> Any:
+    """``lattices`` when ``model`` frames images by their lattice with estimates like
+    these (same collection, same ``max_side``), else None."""
+    from symsim_widgets.models.symmetry import LatticeFraming
+
+    framing = getattr(model, "square", None)
+    if lattices is None or not isinstance(framing, LatticeFraming):
+        return None
+    if lattices.collection is not collection or lattices.max_side != framing.max_side:
+        return None
+    return lattices
 
 
 def _loader_threads() -> int:
@@ -106,13 +124,17 @@ def compute_features(
     progress: bool = False,
     on_batch: Callable[[np.ndarray, np.ndarray], None] | None = None,
     desc: str | None = None,
+    lattices: Any = None,
 ) -> np.ndarray:
     """Features of ``collection`` items ``indices`` with ``model`` (no cache).
 
     Decoding and preparation run in a thread pool: on an accelerator for the next batches
     while the model runs, on a CPU for each batch with every core before the model runs
     (:mod:`symsim_widgets._batches`). ``on_batch(indices, vectors)`` is called after
-    every batch.
+    every batch. ``lattices`` (a :class:`~symsim_widgets.symmetry.periodicity.
+    LatticeEstimates` of ``collection``) shares the lattice estimates of a model that
+    frames by them (``symmetry``): each grey item decoded at full resolution is
+    estimated once, for the framing and for whatever else asks ``lattices`` later.
 
     Returns
     -------
@@ -130,8 +152,19 @@ def compute_features(
     need = getattr(model, "decode_side", max(model.input_size))
     pin = model.device.type == "cuda"
 
+    shared = _framing_lattices(collection, model, lattices)
+
     def prepare(part: np.ndarray) -> torch.Tensor:
-        x = model.prepare([_load(collection, int(i), need) for i in part])
+        images = [_load(collection, int(i), need) for i in part]
+        estimates = None
+        if shared is not None:  # the image the table would estimate: full size and grey
+            estimates = [
+                shared.from_image(int(i), img)
+                if img.ndim == 2 and _reduced_side(collection, int(i), need) is None
+                else None
+                for i, img in zip(part, images, strict=True)
+            ]
+        x = model.prepare(images, lattices=estimates)
         return x.pin_memory() if pin else x
 
     if batch_size is None:
@@ -173,16 +206,14 @@ def compute_features(
     return out
 
 
-def _estimated_periodicity(
-    collection: Any, model: Any, cache: EmbeddingCache | None
-) -> np.ndarray | None:
-    """Each item's periodicity score (kept in ``cache`` like embeddings) when ``model``
-    blends a ``symmetry`` branch (the first), else None (nothing to gate)."""
-    if model.branches[0].name != "symmetry":
-        return None
-    from symsim_widgets.symmetry.periodicity import estimate_lattices
+def shared_lattices(collection: Any, cache: EmbeddingCache | None) -> Any:
+    """A :class:`~symsim_widgets.symmetry.periodicity.LatticeEstimates` of ``collection``
+    kept in ``cache``, estimating in as many threads as the network uses: what the
+    pipeline's steps share so that each image's lattice is estimated once."""
+    from symsim_widgets.models.device import configure_cpu_threads
+    from symsim_widgets.symmetry.periodicity import LatticeEstimates
 
-    return estimate_lattices(collection, cache=cache)["periodicity"].to_numpy()
+    return LatticeEstimates(collection, cache=cache, workers=configure_cpu_threads())
 
 
 def _embed_shard(
@@ -254,6 +285,7 @@ def _embed_one(
     progress: bool,
     client: Any,
     batch_size: int | None,
+    lattices: Any = None,
 ) -> np.ndarray:
     keys = [str(k) for k in collection.items["content_hash"]]
     n = len(keys)
@@ -294,6 +326,7 @@ def _embed_one(
                 batch_size=batch_size,
                 progress=progress,
                 on_batch=store,
+                lattices=lattices,
             )
         out[todo] = computed
         missing = np.flatnonzero(~found)
@@ -339,12 +372,17 @@ def embed_branches(
     progress: bool = True,
     client: Any = None,
     batch_size: int | None = None,
+    lattices: Any = None,
 ) -> dict[str, np.ndarray]:
     """Raw features of every branch of ``model``, by branch name.
 
     For a single model the dict has one entry. For ``"symmetry+natural"`` it has
     ``"symmetry"`` and ``"natural"``; ``combine_features(b["symmetry"], b["natural"],
-    weight)`` re-weights them without embedding again. Parameters as in :func:`embed`.
+    weight)`` re-weights them without embedding again. Parameters as in :func:`embed`;
+    ``lattices``, a :class:`~symsim_widgets.symmetry.periodicity.LatticeEstimates` of
+    the same collection (e.g. :func:`shared_lattices`), hands the symmetry branch's
+    lattice estimates to whoever asks it next (the lattice columns, the blend's gate)
+    instead of estimating every image twice.
 
     Returns
     -------
@@ -365,6 +403,7 @@ def embed_branches(
             progress=progress,
             client=client,
             batch_size=batch_size,
+            lattices=lattices,
         )
         for b in branches
     }
@@ -409,9 +448,10 @@ def embed(
     periodicity : ``"auto"`` (default), array-like of shape (N,), or None
         Per-item periodicity score in [0, 1] gating the symmetry share of a combined
         model with a ``symmetry`` branch (see :func:`combine_features`), as bundles and
-        the Explorer gate it: ``"auto"`` estimates it
-        (:func:`~symsim_widgets.symmetry.periodicity.estimate_lattices`, a few ms per
-        image), an array gives it (e.g. the ``periodicity`` column of
+        the Explorer gate it: ``"auto"`` takes it from the lattice the symmetry branch
+        frames each image by (:func:`shared_lattices`: estimated once per image, kept in
+        the cache, a few ms per image where the features are cached), an array gives it
+        (e.g. the ``periodicity`` column of
         :func:`~symsim_widgets.symmetry.classify_symmetry` for the same items), None
         blends every item at the full share.
 
@@ -438,25 +478,34 @@ def embed(
     from symsim_widgets.models import CombinedModel
 
     collection, model = _prepare_call(images, model, device, progress)
-    branches = embed_branches(
-        collection,
-        model,
-        device=device,
-        cache=cache,
-        progress=progress,
-        client=client,
-        batch_size=batch_size,
-    )
     auto = isinstance(periodicity, str)
     if auto and periodicity != "auto":
         raise ValueError(
             f"periodicity must be 'auto', None or one score per item, not {periodicity!r}"
         )
+    # the gate needs each item's lattice, which the symmetry branch's framing estimates
+    store = resolve_cache(cache)
+    gated = auto and isinstance(model, CombinedModel) and model.branches[0].name == "symmetry"
+    lattices = shared_lattices(collection, store) if gated else None
+    branches = embed_branches(
+        collection,
+        model,
+        device=device,
+        cache=store,
+        progress=progress,
+        client=client,
+        batch_size=batch_size,
+        lattices=lattices,
+    )
     if isinstance(model, CombinedModel):
         a, b = (branches[m.name] for m in model.branches)
         share = model.weight if symmetry_weight is None else symmetry_weight
         if auto:
-            periodicity = _estimated_periodicity(collection, model, resolve_cache(cache))
+            periodicity = None
+            if lattices is not None:
+                periodicity = np.array(
+                    [np.nan if e is None else e.periodicity for e in lattices.of()]
+                )
         return combine_features(a, b, symmetry_weight=share, periodicity=periodicity)
     if symmetry_weight is not None or not (auto or periodicity is None):
         raise ValueError(

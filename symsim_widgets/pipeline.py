@@ -109,8 +109,9 @@ def embed_collection(
         raise ValueError(f"nothing to embed: {_rejected_summary(collection.errors)}")
     notices: list[str] = []
     fingerprints: dict[str, str] = {}
+    lattices = None
     if embeddings is None:
-        from symsim_widgets.embedding import embed_branches
+        from symsim_widgets.embedding import embed_branches, resolve_cache, shared_lattices
         from symsim_widgets.models import best_available_model, load_model
 
         if model == "symmetry+natural" and best_available_model() == "natural":
@@ -120,14 +121,19 @@ def embed_collection(
             warnings.warn(notice, stacklevel=2)
             notices.append(notice)
             model = "natural"
+        store = resolve_cache(cache)
+        if "symmetry" in model.split("+") and "periodicity" not in collection.items:
+            # the framing's lattice estimates become the lattice columns
+            lattices = shared_lattices(collection, store)
         arrays = embed_branches(
             collection,
             model=model,
             device=device,
-            cache=cache,
+            cache=store,
             progress=progress,
             client=client,
             batch_size=batch_size,
+            lattices=lattices,
         )
         arrays = {name: np.asarray(a, dtype=np.float32) for name, a in arrays.items()}
         # load_model is memoised: these are the models embed_branches just used
@@ -145,6 +151,7 @@ def embed_collection(
             notices,
             strict=embeddings is None,
             cache=resolve_cache(cache),
+            lattices=lattices,
         )
     if fingerprints:
         info = {"fingerprints": fingerprints, **(info or {})}
@@ -287,17 +294,22 @@ def _with_predictions(
     *,
     strict: bool,
     cache: Any = None,
+    lattices: Any = None,
 ) -> pd.DataFrame:
     """``items`` with the lattice columns (unless present) and the wallpaper-group
     predictions of the ``symmetry`` vectors (unless present). With ``strict`` false
     (vectors supplied by the caller, maybe not the shipped network's) a failed prediction
-    becomes a notice instead of an error."""
+    becomes a notice instead of an error. ``lattices``: the estimates the embedding step
+    shared (:func:`~symsim_widgets.embedding.shared_lattices`), else they are made here."""
     from symsim_widgets.symmetry.classify import classify_features, predicted_group_columns
-    from symsim_widgets.symmetry.periodicity import estimate_lattices
 
     parts = [items]
     if "periodicity" not in items:
-        parts.append(estimate_lattices(collection, cache=cache).set_index(items.index))
+        if lattices is None:
+            from symsim_widgets.embedding import shared_lattices
+
+            lattices = shared_lattices(collection, cache)
+        parts.append(lattices.table().set_index(items.index))
     periodicity = pd.concat(parts, axis=1)["periodicity"]
     if "predicted_group" not in items:
         try:

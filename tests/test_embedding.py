@@ -383,3 +383,84 @@ def test_embed_gates_the_symmetry_share_by_default(tmp_path):
     )
     with pytest.raises(ValueError, match="periodicity must be 'auto'"):
         embed(images, "symmetry+natural", cache=cache, progress=False, periodicity="yes")
+
+
+@pytest.fixture
+def counted_lattice_estimates(monkeypatch):
+    """Calls of ``estimate_lattice`` (by the framing and by the lattice table), as a list
+    of image shapes."""
+    from symsim_widgets.models import symmetry as symmetry_model
+    from symsim_widgets.symmetry import periodicity
+
+    calls = []
+    real = periodicity.estimate_lattice
+
+    def counting(image, **kwargs):
+        calls.append(np.shape(image))
+        return real(image, **kwargs)
+
+    monkeypatch.setattr(periodicity, "estimate_lattice", counting)
+    monkeypatch.setattr(symmetry_model, "estimate_lattice", counting)
+    return calls
+
+
+def _lattice_test_images() -> list[np.ndarray]:
+    from symsim_widgets.symmetry.generator import generate_sample
+
+    p4m, p6 = (
+        generate_sample(group, 160, cells=(5.0, 5.0), corrupt=False, rng=k).image
+        for k, group in enumerate(("p4m", "p6"))
+    )
+    colour = skimage.data.astronaut()[:160, :160] / 255.0
+    return [p4m, p6, p4m.copy(), colour, skimage.data.grass()[:160, :160] / 255.0]
+
+
+def test_the_blend_estimates_each_lattice_once(counted_lattice_estimates):
+    """``embed(..., "symmetry+natural")``: the symmetry branch's framing and the gate share
+    one estimate per grey image (repeated content once); a colour image is estimated
+    twice (the framing sees it as luma, the lattice table as the channel mean), as before.
+    The features are exactly those of the two steps done separately."""
+    from symsim_widgets.symmetry.periodicity import estimate_lattices
+
+    images = _lattice_test_images()
+    try:
+        got = embed(images, "symmetry+natural", device="cpu", cache=False, progress=False)
+    except ModelUnavailableError as err:
+        pytest.skip(f"the symmetry weights are not installed: {err}")
+    assert len(counted_lattice_estimates) == 3 + 2  # p4m, p6, grass; the colour image twice
+    counted_lattice_estimates.clear()
+    branches = embed_branches(images, "symmetry+natural", device="cpu", cache=False,
+                              progress=False)  # fmt: skip
+    periodicity = estimate_lattices(images)["periodicity"].to_numpy()
+    assert len(counted_lattice_estimates) == 2 * 4  # each step: every distinct content
+    expect = combine_features(branches["symmetry"], branches["natural"], periodicity=periodicity)
+    np.testing.assert_array_equal(got, expect)
+
+
+def test_bundles_and_classify_share_the_framing_estimates(tmp_path, counted_lattice_estimates):
+    """embed_collection's lattice columns and classify_symmetry(cache=...) come from the
+    framing's estimates: the same table as estimate_lattices, one estimate per grey image;
+    a second classify_symmetry with the same cache estimates nothing."""
+    from symsim_widgets.pipeline import embed_collection
+    from symsim_widgets.symmetry.classify import classify_symmetry
+    from symsim_widgets.symmetry.periodicity import LATTICE_COLUMNS, estimate_lattices
+
+    images = _lattice_test_images()
+    try:
+        bundle = embed_collection(images, "symmetry+natural", device="cpu", cache=False,
+                                  progress=False)  # fmt: skip
+    except ModelUnavailableError as err:
+        pytest.skip(f"the symmetry weights are not installed: {err}")
+    assert len(counted_lattice_estimates) == 5
+    expect = estimate_lattices(images)
+    got = bundle.items[list(LATTICE_COLUMNS)].reset_index(drop=True)
+    np.testing.assert_array_equal(got.to_numpy(), expect.to_numpy())
+    counted_lattice_estimates.clear()
+    cache = EmbeddingCache(tmp_path)
+    table = classify_symmetry(images, device="cpu", cache=cache, progress=False)
+    assert len(counted_lattice_estimates) == 5
+    np.testing.assert_array_equal(table[list(LATTICE_COLUMNS)].to_numpy(), expect.to_numpy())
+    counted_lattice_estimates.clear()
+    again = classify_symmetry(images, device="cpu", cache=cache, progress=False)
+    assert counted_lattice_estimates == []
+    assert (again["group"] == table["group"]).all()

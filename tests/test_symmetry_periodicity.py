@@ -18,6 +18,7 @@ from symsim_widgets.symmetry.periodicity import (
     LATTICE_COLUMNS,
     PERIODIC_THRESHOLD,
     LatticeEstimate,
+    LatticeEstimates,
     estimate_lattice,
     estimate_lattices,
     group_label,
@@ -215,6 +216,62 @@ def test_estimates_are_kept_in_the_cache_by_content(tmp_path, monkeypatch):
     read.clear()
     estimate_lattices(images[:2], cache=cache, max_side=64)
     assert read == [0, 1]
+
+
+def test_shared_estimates_are_made_once_per_content(monkeypatch):
+    """LatticeEstimates: one estimate per distinct content (repeats, from_image, of, table
+    all share it), two threads give the same table as one, and an unreadable item warns
+    once per object and stays None."""
+    from symsim_widgets.symmetry import periodicity
+
+    pattern = generate_sample("p4g", 128, cells=(5.0, 5.0), corrupt=False, rng=2).image
+    other = generate_sample("p3", 128, cells=(6.0, 6.0), corrupt=False, rng=5).image
+    images = [pattern, other, pattern, np.zeros((8, 8), np.float32)]
+    calls = []
+    real = periodicity.estimate_lattice
+
+    def counting(image, **kwargs):
+        calls.append(kwargs.get("name"))
+        return real(image, **kwargs)
+
+    monkeypatch.setattr(periodicity, "estimate_lattice", counting)
+    lattices = LatticeEstimates(images, workers=2)
+    assert lattices.known(0) is None
+    first = lattices.from_image(0, lattices.collection.image(0))
+    assert lattices.known(0) is first and lattices.known(2) is first  # same content
+    with pytest.warns(UserWarning, match=r"item 3 \(array\[3\]\).*16 x 16"):
+        table = lattices.table()
+    assert len(calls) == 3  # pattern once, other once, the unreadable item once
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per object
+        assert lattices.of([3, 1]) == [None, lattices.known(1)]
+    assert len(calls) == 3
+    monkeypatch.setattr(periodicity, "estimate_lattice", real)
+    with pytest.warns(UserWarning, match="16 x 16"):
+        serial = estimate_lattices(images, workers=1)
+    np.testing.assert_array_equal(table.to_numpy(), serial.to_numpy())
+    for bad in ({"max_side": 8}, {"workers": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            LatticeEstimates(images, **bad)
+
+
+def test_shared_estimates_fill_the_cache(tmp_path):
+    """What the framing hands over (from_image) is kept in the cache on the next save,
+    under the fingerprint estimate_lattices reads."""
+    from symsim_widgets.cache import EmbeddingCache
+
+    pattern = generate_sample("cmm", 128, cells=(5.0, 5.0), corrupt=False, rng=6).image
+    cache = EmbeddingCache(tmp_path)
+    lattices = LatticeEstimates([pattern], cache=cache)
+    estimate = lattices.from_image(0, lattices.collection.image(0))
+    key = str(lattices.collection.items["content_hash"].iat[0])
+    assert not cache.get_many([key], lattices.fingerprint)[0].any()  # not saved yet
+    lattices.save()
+    found, rows = cache.get_many([key], lattices.fingerprint)
+    assert found.all()
+    assert rows[0, 0] == pytest.approx(estimate.periodicity, rel=1e-6)
+    table = estimate_lattices([pattern], cache=cache)
+    assert table.loc[0, "lattice_a_px"] == pytest.approx(estimate.a_px, rel=1e-6)
 
 
 def test_group_label_shows_none_as_not_periodic():

@@ -178,7 +178,9 @@ class FeatureModel:
         Anything else the weights carry (class names, recipe, accuracy, ...).
     square : callable, optional
         ``square(image) -> square image`` chooses the square the network sees (after the
-        conversion to the model's channels); default the largest centred square.
+        conversion to the model's channels); default the largest centred square. A square
+        that frames by the image's lattice also takes ``square(image, lattice)`` with an
+        estimate made elsewhere (see :meth:`prepare`).
     square_id : str, optional
         Names ``square`` in :attr:`fingerprint` (required with ``square``).
     decode_side : int
@@ -217,7 +219,7 @@ class FeatureModel:
         dim: int,
         device: torch.device,
         metadata: dict[str, Any] | None = None,
-        square: Callable[[np.ndarray], np.ndarray] | None = None,
+        square: Callable[..., np.ndarray] | None = None,
         square_id: str | None = None,
         decode_side: int | None = None,
         cpu_bf16: bool = False,
@@ -272,8 +274,18 @@ class FeatureModel:
 
     # -- preprocessing ----------------------------------------------------------------
 
-    def prepare(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+    def prepare(
+        self, images: Sequence[np.ndarray], lattices: Sequence[Any] | None = None
+    ) -> torch.Tensor:
         """Model inputs from images (float in [0, 1], ``(h, w)`` or ``(h, w, 3)``).
+
+        Parameters
+        ----------
+        images : the images.
+        lattices : optional, one per image
+            For a model whose ``square`` frames an image by its lattice (``symmetry``):
+            each grey image's :class:`~symsim_widgets.symmetry.periodicity.LatticeEstimate`
+            when already made (None: the framing estimates it). Ignored by other models.
 
         Returns
         -------
@@ -282,6 +294,8 @@ class FeatureModel:
             uses it.
         """
         h, w = self.input_size
+        if lattices is not None and len(lattices) != len(images):
+            raise ValueError(f"{len(lattices)} lattice estimates for {len(images)} images")
         out = np.empty((len(images), h, w, self.in_channels), dtype=np.float32)
         for k, img in enumerate(images):
             img = np.asarray(img, dtype=np.float32)
@@ -292,7 +306,8 @@ class FeatureModel:
             if self.in_channels == 1 and img.ndim == 3:
                 img = img @ _LUMA
             if self.square is not None:
-                img = self.square(img)
+                lattice = lattices[k] if lattices is not None else None
+                img = self.square(img) if lattice is None else self.square(img, lattice)
             small = _resize_square(img, (h, w))
             if small.ndim == 2:
                 small = small[..., None]

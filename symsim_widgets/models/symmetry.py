@@ -18,7 +18,7 @@ from torch import nn
 
 from symsim_widgets.models.registry import FeatureModel, register_model, sha256_file
 from symsim_widgets.symmetry.framing import CanonicalScale, canonical_square
-from symsim_widgets.symmetry.periodicity import estimate_lattice
+from symsim_widgets.symmetry.periodicity import LatticeEstimate, estimate_lattice
 from symsim_widgets.symmetry.weights import load_network, weights_path
 
 # items are decoded with a short side of at least twice this for the symmetry network, so
@@ -67,13 +67,22 @@ def build_symmetry(device: torch.device, allow_download: bool = False) -> Featur
 
 
 class LatticeFraming:
-    """``framing(image) -> square``: the square of a grey image the network sees at the
-    canonical scale (:func:`~symsim_widgets.symmetry.framing.canonical_square` of its
-    :func:`~symsim_widgets.symmetry.periodicity.estimate_lattice`), as in
-    :func:`~symsim_widgets.symmetry.network.prepare_inputs`."""
+    """``framing(image[, lattice]) -> square``: the square of a grey image the network sees
+    at the canonical scale (:func:`~symsim_widgets.symmetry.framing.canonical_square` of
+    its :func:`~symsim_widgets.symmetry.periodicity.estimate_lattice`), as in
+    :func:`~symsim_widgets.symmetry.network.prepare_inputs`.
+
+    ``lattice``, when given, is that image's estimate made elsewhere with the same
+    :attr:`max_side` (a :class:`~symsim_widgets.symmetry.periodicity.LatticeEstimates`
+    shared with the lattice columns), so it is not estimated twice."""
+
+    #: ``max_side`` of the estimates the framing makes and accepts.
+    max_side = 512
 
     def __init__(self, recipe: CanonicalScale) -> None:
         self.recipe = recipe
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        return canonical_square(image, estimate_lattice(image), self.recipe)
+    def __call__(self, image: np.ndarray, lattice: LatticeEstimate | None = None) -> np.ndarray:
+        if lattice is None:
+            lattice = estimate_lattice(image, max_side=self.max_side)
+        return canonical_square(image, lattice, self.recipe)

@@ -102,7 +102,6 @@ def classify_symmetry(
     from symsim_widgets.collection import Collection
     from symsim_widgets.symmetry.network import prepare_inputs
     from symsim_widgets.symmetry.periodicity import (
-        estimate_lattices,
         item_pixel_sizes,
         lattice_columns,
     )
@@ -115,18 +114,21 @@ def classify_symmetry(
                 "cache= keeps the registry symmetry model's features; with a checkpoint path "
                 "as model=, pass cache=False"
             )
-        from symsim_widgets.embedding import embed, resolve_cache
+        from symsim_widgets.embedding import embed_branches, resolve_cache, shared_lattices
 
-        features = embed(
+        store = resolve_cache(cache)
+        lattices = shared_lattices(collection, store)  # estimated once, by the framing
+        features = embed_branches(
             collection,
             model="symmetry",
             device=device,
-            cache=cache,
+            cache=store,
             progress=progress,
             batch_size=batch_size,
-        )
+            lattices=lattices,
+        )["symmetry"]
         probabilities = classify_features(features)
-        lattice = estimate_lattices(collection, cache=resolve_cache(cache))
+        lattice = lattices.table()
         names = [c[2:] for c in probabilities.columns if c.startswith("p_")]
         probs = probabilities[[f"p_{g}" for g in names]].to_numpy()
         table = _probability_table(probs, names, periodicity=lattice["periodicity"].to_numpy())
