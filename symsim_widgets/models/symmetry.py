@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from symsim_widgets.models.registry import FeatureModel, register_model, sha256_file
+from symsim_widgets.symmetry import periodicity
 from symsim_widgets.symmetry.framing import CanonicalScale, canonical_square
 from symsim_widgets.symmetry.periodicity import LatticeEstimate, estimate_lattice
 from symsim_widgets.symmetry.weights import load_network, weights_path
@@ -45,6 +46,10 @@ def build_symmetry(device: torch.device, allow_download: bool = False) -> Featur
         hw = (size, size) if isinstance(size, int) else tuple(size)
         probe = torch.zeros((1, in_channels, *hw), device=device)
         dim = int(net.forward_features(probe).reshape(1, -1).shape[1])
+    recipe = CanonicalScale.from_metadata(meta)
+    square_id = recipe.as_id()
+    if recipe.enabled:  # the window depends on the estimated lattice: name the estimator
+        square_id = f"{square_id}|{periodicity.ESTIMATOR_VERSION}"
     return FeatureModel(
         "symmetry",
         network=net,
@@ -59,8 +64,8 @@ def build_symmetry(device: torch.device, allow_download: bool = False) -> Featur
         dim=dim,
         device=device,
         metadata={**meta, "weights": str(path)},
-        square=LatticeFraming(CanonicalScale.from_metadata(meta)),
-        square_id=CanonicalScale.from_metadata(meta).as_id(),
+        square=LatticeFraming(recipe),
+        square_id=square_id,
         decode_side=FULL_RESOLUTION_SIDE,
         cpu_bf16=True,  # measured faster and within tolerance, see models/device.py
     )
