@@ -349,3 +349,25 @@ def test_symmetry_model_runs_in_bf16_where_the_cpu_has_it():
     natural = load_model("natural", device="cpu")
     natural.features(natural.prepare(real_images()[:2]))
     assert natural.autocast_dtype is None
+
+
+def test_symmetry_fingerprint_names_the_lattice_estimator(monkeypatch):
+    """The symmetry network sees a window cut from each image's estimated lattice, so a
+    new lattice estimator must not reuse features cached under the old one."""
+    from symsim_widgets.symmetry import periodicity
+    from symsim_widgets.symmetry.framing import DEFAULT_CANONICAL_SCALE
+
+    clear_memo()
+    try:
+        before = load_model("symmetry", device="cpu").fingerprint
+    except ModelUnavailableError as err:
+        pytest.skip(f"the symmetry weights are not installed: {err}")
+    assert DEFAULT_CANONICAL_SCALE.as_id() in before
+    assert periodicity.ESTIMATOR_VERSION in before
+    monkeypatch.setattr(periodicity, "ESTIMATOR_VERSION", "lattice-next")
+    clear_memo()
+    try:
+        assert load_model("symmetry", device="cpu").fingerprint != before
+    finally:
+        monkeypatch.undo()
+        clear_memo()
