@@ -79,21 +79,17 @@ def resolve_cache(cache: Any) -> EmbeddingCache | None:
 # -- computing --------------------------------------------------------------------------
 
 
-def _reduced_side(collection: Any, i: int, need: int) -> int | None:
-    """The long side item ``i`` is decoded at when it is much larger than the model needs
-    (``need`` = the model's input side), else None (full resolution)."""
+def _load(collection: Any, i: int, need: int) -> tuple[np.ndarray, bool]:
+    """Model input of item ``i`` and whether it is at full resolution: it is decoded at a
+    reduced size when it is much larger than the model needs (``need`` = the model's
+    input side)."""
     w = int(collection.items["w"].iat[i])
     h = int(collection.items["h"].iat[i])
     long, short = max(w, h), max(1, min(w, h))
     enough = math.ceil(2 * need * long / short)  # short side >= twice the input
-    return enough if long > 2 * enough else None
-
-
-def _load(collection: Any, i: int, need: int) -> np.ndarray:
-    """Model input of item ``i``, decoded at a reduced size when it is much larger than
-    the model needs (:func:`_reduced_side`)."""
-    side = _reduced_side(collection, i, need)
-    return collection.image(i) if side is None else collection.image(i, max_side=side)
+    if long > 2 * enough:
+        return collection.image(i, max_side=enough), False
+    return collection.image(i), True
 
 
 def _framing_lattices(collection: Any, model: Any, lattices: Any) -> Any:
@@ -155,14 +151,13 @@ def compute_features(
     shared = _framing_lattices(collection, model, lattices)
 
     def prepare(part: np.ndarray) -> torch.Tensor:
-        images = [_load(collection, int(i), need) for i in part]
+        loaded = [_load(collection, int(i), need) for i in part]
+        images = [img for img, _ in loaded]
         estimates = None
         if shared is not None:  # the image the table would estimate: full size and grey
             estimates = [
-                shared.from_image(int(i), img)
-                if img.ndim == 2 and _reduced_side(collection, int(i), need) is None
-                else None
-                for i, img in zip(part, images, strict=True)
+                shared.from_image(int(i), img) if full and img.ndim == 2 else None
+                for i, (img, full) in zip(part, loaded, strict=True)
             ]
         x = model.prepare(images, lattices=estimates)
         return x.pin_memory() if pin else x
