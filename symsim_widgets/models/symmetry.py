@@ -82,7 +82,7 @@ class LatticeFraming:
     shared with the lattice columns), so it is not estimated twice."""
 
     #: ``max_side`` of the estimates the framing makes and accepts.
-    max_side = 512
+    max_side = periodicity.DEFAULT_MAX_SIDE
 
     def __init__(self, recipe: CanonicalScale) -> None:
         self.recipe = recipe

@@ -60,6 +60,7 @@ from scipy.signal import windows
 from skimage.transform import downscale_local_mean
 
 __all__ = [
+    "DEFAULT_MAX_SIDE",
     "ESTIMATOR_VERSION",
     "LATTICE_COLUMNS",
     "NOT_PERIODIC",
@@ -88,6 +89,10 @@ LATTICE_COLUMNS = (
 #: Names this estimator's results in cache fingerprints: change it whenever
 #: :func:`estimate_lattice` would answer differently for the same pixels.
 ESTIMATOR_VERSION = "lattice-2026-12-01"
+
+#: Images larger than this are block-averaged to it before their lattice is estimated
+#: (the default ``max_side`` of :func:`estimate_lattice` and of the symmetry framing).
+DEFAULT_MAX_SIDE = 512
 
 #: The group label of images without a lattice.
 NOT_PERIODIC = "none"
@@ -326,7 +331,7 @@ def _refine(peaks: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray
 def estimate_lattice(
     image: np.ndarray,
     *,
-    max_side: int = 512,
+    max_side: int = DEFAULT_MAX_SIDE,
     min_period_px: float = 4.0,
     name: str = "image",
 ) -> LatticeEstimate:
@@ -492,7 +497,7 @@ def lattice_columns(
 
 
 def estimate_lattices(
-    images, *, max_side: int = 512, cache=None, workers: int = 1
+    images, *, max_side: int = DEFAULT_MAX_SIDE, cache=None, workers: int = 1
 ) -> pd.DataFrame:
     """The lattice table (:func:`lattice_columns`) of every item of a collection.
 
@@ -564,7 +569,9 @@ class LatticeEstimates:
     (True, True)
     """
 
-    def __init__(self, images, *, max_side: int = 512, cache=None, workers: int = 1) -> None:
+    def __init__(
+        self, images, *, max_side: int = DEFAULT_MAX_SIDE, cache=None, workers: int = 1
+    ) -> None:
         from symsim_widgets.collection import PREPROCESSING_ID, Collection
 
         if int(max_side) < 16:
