@@ -106,7 +106,7 @@ def _framing_lattices(collection: Any, model: Any, lattices: Any) -> Any:
 
 
 def _loader_threads() -> int:
-    from symsim_widgets.models.device import usable_cores
+    from symsim_widgets._device import usable_cores
 
     return max(1, min(4, usable_cores() // 2))
 
@@ -496,11 +496,7 @@ def embed(
         a, b = (branches[m.name] for m in model.branches)
         share = model.weight if symmetry_weight is None else symmetry_weight
         if auto:
-            periodicity = None
-            if lattices is not None:
-                periodicity = np.array(
-                    [np.nan if e is None else e.periodicity for e in lattices.of()]
-                )
+            periodicity = None if lattices is None else lattices.table()["periodicity"].to_numpy()
         return combine_features(a, b, symmetry_weight=share, periodicity=periodicity)
     if symmetry_weight is not None or not (auto or periodicity is None):
         raise ValueError(

@@ -587,7 +587,7 @@ class LatticeEstimates:
         self._keys = [str(k) for k in self.collection.items["content_hash"]]
         self._known: dict[str, LatticeEstimate] = {}
         self._unsaved: dict[str, LatticeEstimate] = {}
-        self._failed: dict[str, str] = {}  # key -> why, warned about once
+        self._failed: set[str] = set()  # keys that could not be estimated, warned once
         self._lock = threading.Lock()
         if cache is not None and self._keys:
             found, rows = cache.get_many(self._keys, self.fingerprint)
@@ -622,11 +622,7 @@ class LatticeEstimates:
         estimate = estimate_lattice(
             image, max_side=self.max_side, name=_item_name(self.collection, i)
         )
-        with self._lock:
-            known = self._known.setdefault(key, estimate)
-            if known is estimate:
-                self._unsaved[key] = estimate
-        return known
+        return self._keep(key, estimate)
 
     def of(self, indices: Sequence[int] | None = None) -> list[LatticeEstimate | None]:
         """The estimates of items ``indices`` (default: every item), in order.
@@ -683,12 +679,18 @@ class LatticeEstimates:
             )
         except (OSError, ValueError) as exc:
             with self._lock:
-                self._failed[key] = str(exc)
+                self._failed.add(key)
             return str(exc)
+        return self._keep(key, estimate)
+
+    def _keep(self, key: str, estimate: LatticeEstimate) -> LatticeEstimate:
+        """The estimate kept for ``key``: ``estimate``, to be saved, unless another thread
+        kept one first."""
         with self._lock:
-            if self._known.setdefault(key, estimate) is estimate:
+            kept = self._known.setdefault(key, estimate)
+            if kept is estimate:
                 self._unsaved[key] = estimate
-        return estimate
+        return kept
 
 
 def _as_row(estimate: LatticeEstimate) -> np.ndarray:
