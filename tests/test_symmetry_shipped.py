@@ -86,7 +86,8 @@ def test_registry_loads_the_shipped_weights_offline(shipped, monkeypatch):
     clear_memo()
     assert weights_path() == DEFAULT_WEIGHTS
     model = load_model("symmetry", device="cpu")
-    assert model.dim == shipped[1]["feature_dim"]
+    # the unit pooled features, then the 17 group probabilities
+    assert model.dim == shipped[1]["feature_dim"] + len(shipped[1]["class_names"])
     assert model.input_size == (shipped[1]["input_size"],) * 2
     assert best_available_model() == "symmetry+natural"
     clear_memo()

@@ -333,6 +333,38 @@ def test_classify_features_matches_classify_symmetry(tiny_run, monkeypatch):
     clear_memo()
 
 
+def test_symmetry_vectors_are_unit_features_then_probabilities(tiny_run, monkeypatch):
+    """A ``symmetry`` vector: the pooled features at unit length, then the probabilities
+    of the last layer; vectors of the older layout (pooled features alone, as bundles
+    made before hold) still classify, through the last layer."""
+    import torch
+
+    from symsim_widgets.embedding import embed
+    from symsim_widgets.models import clear_memo, load_model
+    from symsim_widgets.symmetry.classify import classify_features
+
+    weights = tiny_run / "symmetry.pt"
+    monkeypatch.setenv("SYMSIM_SYMMETRY_WEIGHTS", str(weights))
+    clear_memo()
+    images = [generate_wallpaper(g, 40, rng=k)[0] for k, g in enumerate(WALLPAPER_GROUPS[:6])]
+    vectors = embed(images, "symmetry", device="cpu", cache=False, progress=False)
+    model = load_model("symmetry", device="cpu")
+    width = model.network.feature_dim
+    assert vectors.shape == (6, width + len(WALLPAPER_GROUPS)) == (6, model.dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors[:, :width], axis=1), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(vectors[:, width:].sum(axis=1), 1.0, rtol=1e-4)
+    with torch.inference_mode():
+        pooled = model.network.forward_features(model.prepare(images)).numpy()
+    probs = [f"p_{g}" for g in WALLPAPER_GROUPS]
+    old_layout = classify_features(pooled, weights=weights)[probs].to_numpy()
+    np.testing.assert_allclose(old_layout, vectors[:, width:], atol=2e-3)
+    unit = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    # the unit features point where the pooled ones do (embed may run in bf16 where the
+    # CPU computes it natively, within the package's 1e-2 tolerance)
+    np.testing.assert_allclose(vectors[:, :width], unit, atol=1e-2)
+    clear_memo()
+
+
 def test_bundles_carry_the_predicted_group(tiny_run, monkeypatch, tmp_path):
     from symsim_widgets.bundle import Bundle
     from symsim_widgets.collection import Collection

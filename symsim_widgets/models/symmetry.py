@@ -27,25 +27,37 @@ from symsim_widgets.symmetry.weights import load_network, weights_path
 FULL_RESOLUTION_SIDE = 512
 
 
-class _ForwardFeatures(nn.Module):
+class _FeaturesAndProbabilities(nn.Module):
+    """The ``symmetry`` vector of a batch: the pooled penultimate features (the mean over
+    the image's orientations) scaled to unit length, then the group probabilities of the
+    network's last layer (which :func:`~symsim_widgets.symmetry.classify.classify_features`
+    reads back)."""
+
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.forward_features(x)
+        pooled = self.net.forward_features(x).float()
+        unit = pooled / pooled.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        probabilities = torch.softmax(self.net.fc(pooled).float(), dim=1)
+        return torch.cat([unit, probabilities], dim=1)
 
 
-@register_model("symmetry", description="wallpaper-group network (pooled penultimate layer)")
+@register_model(
+    "symmetry",
+    description="wallpaper-group network (unit pooled penultimate layer, group probabilities)",
+)
 def build_symmetry(device: torch.device, allow_download: bool = False) -> FeatureModel:
     path = weights_path()
     net, meta = load_network(path, device)  # shared with classify_symmetry
     in_channels = int(meta.get("in_channels", 1))
     size = meta.get("input_size", 224)
+    extractor = _FeaturesAndProbabilities(net)
     with torch.inference_mode():
         hw = (size, size) if isinstance(size, int) else tuple(size)
         probe = torch.zeros((1, in_channels, *hw), device=device)
-        dim = int(net.forward_features(probe).reshape(1, -1).shape[1])
+        dim = int(extractor(probe).reshape(1, -1).shape[1])
     recipe = CanonicalScale.from_metadata(meta)
     square_id = recipe.as_id()
     if recipe.enabled:  # the window depends on the estimated lattice: name the estimator
@@ -53,8 +65,8 @@ def build_symmetry(device: torch.device, allow_download: bool = False) -> Featur
     return FeatureModel(
         "symmetry",
         network=net,
-        extractor=_ForwardFeatures(net),
-        architecture=f"symmetry/{meta.get('arch', 'unknown')}/forward_features/"
+        extractor=extractor,
+        architecture=f"symmetry/{meta.get('arch', 'unknown')}/unit-features+probabilities/"
         f"orientations={meta.get('orientations', 1)}",
         weights_sha256=sha256_file(path),
         input_size=size,

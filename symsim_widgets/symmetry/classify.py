@@ -57,9 +57,10 @@ def classify_symmetry(
     device : ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"mps"``...
     batch_size : images per forward pass.
     cache : False (default), True, a folder or an ``EmbeddingCache``
-        With a cache, the network's pooled features come from (and go to) the embedding
-        cache, as for ``embed(images, model="symmetry")``, and the probabilities are its
-        last layer applied to them (:func:`classify_features`: the same numbers); the
+        With a cache, the network's ``symmetry`` vectors come from (and go to) the
+        embedding cache, as for ``embed(images, model="symmetry")``, and the
+        probabilities are the ones they hold (:func:`classify_features`: the same
+        numbers); the
         lattice estimates are kept there too (:func:`~symsim_widgets.symmetry.
         periodicity.estimate_lattices`). Only for the registry's model
         (``model="symmetry"``).
@@ -247,14 +248,17 @@ def _load_items(collection: Any, indices: range) -> list[tuple[int, np.ndarray, 
 def classify_features(features: Any, *, weights: str | os.PathLike | None = None) -> pd.DataFrame:
     """Wallpaper-group probabilities from ``symmetry`` embedding vectors.
 
-    The ``symmetry`` embedding is the network's pooled penultimate layer, so its final
-    layer turns embedding vectors (from :func:`~symsim_widgets.embedding.embed`, a cache
-    or a bundle) into the same table :func:`classify_symmetry` returns, without reading or
-    running the images through the network again.
+    A ``symmetry`` vector is the network's pooled penultimate features (the mean over
+    the image's 8 orientations) at unit length, followed by the group probabilities of
+    its last layer, so the table :func:`classify_symmetry` returns comes from embedding
+    vectors (from :func:`~symsim_widgets.embedding.embed`, a cache or a bundle) without
+    reading or running the images through the network again. Vectors of the layout
+    before 2026-12-01 (the pooled features alone, ``feature_dim`` wide, as older bundles
+    hold) go through the last layer instead.
 
     Parameters
     ----------
-    features : array-like ``(n, feature_dim)``
+    features : array-like ``(n, feature_dim + 17)`` or ``(n, feature_dim)``
         Vectors of the ``symmetry`` model made with the same checkpoint.
     weights : checkpoint path; default as for :func:`classify_symmetry`.
 
@@ -267,24 +271,28 @@ def classify_features(features: Any, *, weights: str | os.PathLike | None = None
     Raises
     ------
     ValueError
-        When ``features`` is not 2-D or its width is not the network's feature size.
+        When ``features`` is not 2-D or its width is neither layout's for the network.
     """
     import torch
 
     model, meta = load_classifier(weights, "cpu")
     names = list(meta["class_names"])
     x = np.asarray(features, dtype=np.float32)
-    if x.ndim != 2 or x.shape[1] != model.fc.in_features:
+    pooled = model.fc.in_features
+    if x.ndim != 2 or x.shape[1] not in (pooled + len(names), pooled):
         raise ValueError(
-            f"features must be (n, {model.fc.in_features}) vectors of the symmetry model, "
-            f"got shape {x.shape}"
+            f"features must be (n, {pooled + len(names)}) vectors of the symmetry model "
+            f"(or (n, {pooled}) pooled features from before 2026-12-01), got shape {x.shape}"
         )
     finite = np.isfinite(x).all(axis=1)
     probs = np.full((len(x), len(names)), np.nan)
-    if finite.any():
+    if finite.any() and x.shape[1] == pooled:
         with torch.no_grad():
             logits = model.fc(torch.from_numpy(x[finite])).float()
             probs[finite] = torch.softmax(logits, dim=1).numpy()
+    elif finite.any():  # the probabilities are stored; float16 bundles round them
+        stored = np.clip(x[finite, pooled:].astype(np.float64), 0.0, None)
+        probs[finite] = stored / np.maximum(stored.sum(axis=1, keepdims=True), 1e-12)
     return _probability_table(probs, names)
 
 
