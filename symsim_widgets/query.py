@@ -373,7 +373,8 @@ def blend_outside(
         if np.asarray(raw[name]).reshape(-1).shape[0] != np.asarray(branches[name]).shape[1]:
             raise QueryError(
                 f"the query's {name!r} features have {np.asarray(raw[name]).size} values; "
-                f"the collection's have {np.asarray(branches[name]).shape[1]}"
+                f"the collection's have {np.asarray(branches[name]).shape[1]}: they were made "
+                "by another version of the model (embed the collection again to query it)"
             )
     if not all(b in branches for b in BLEND_BRANCHES):
         return np.asarray(raw[names[0]], dtype=np.float64).reshape(-1)

@@ -111,6 +111,16 @@ def test_an_outside_item_is_placed_as_a_collection_item_would_be():
     np.testing.assert_allclose(placed, blended[5], atol=1e-6)
 
 
+def test_an_outside_item_of_another_model_version_is_refused_with_the_way_out():
+    # a bundle made before the symmetry vector took the group probabilities (256 values)
+    # queried with an image embedded now (273): a clear refusal, not a shape error
+    rng = np.random.default_rng(4)
+    collection = {"symmetry": rng.normal(size=(10, 256)), "natural": rng.normal(size=(10, 5))}
+    query = {"symmetry": rng.normal(size=273), "natural": rng.normal(size=5)}
+    with pytest.raises(QueryError, match=r"273 values.*256.*embed the collection again"):
+        blend_outside(collection, query, 0.5)
+
+
 def test_an_unreadable_outside_image_names_itself(tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
