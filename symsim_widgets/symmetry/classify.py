@@ -60,10 +60,9 @@ def classify_symmetry(
         With a cache, the network's ``symmetry`` vectors come from (and go to) the
         embedding cache, as for ``embed(images, model="symmetry")``, and the
         probabilities are the ones they hold (:func:`classify_features`: the same
-        numbers); the
-        lattice estimates are kept there too (:func:`~symsim_widgets.symmetry.
-        periodicity.estimate_lattices`). Only for the registry's model
-        (``model="symmetry"``).
+        numbers); the lattice estimates are kept there too
+        (:func:`~symsim_widgets.symmetry.periodicity.estimate_lattices`). Only for the
+        registry's model (``model="symmetry"``).
     progress : show a progress bar.
     weights : deprecated alias of ``model`` (a checkpoint path).
 

@@ -265,6 +265,16 @@ def _band_pass(h: int, w: int, min_period_px: float) -> np.ndarray:
     return weight.astype(np.float32)
 
 
+def _block_averaged(img: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
+    """``img`` block-averaged by the smallest whole factor that brings its longer side to
+    at most ``max_side`` (the ends that do not fill a block are dropped), and the factor."""
+    factor = max(1, math.ceil(max(img.shape) / max_side))
+    if factor > 1:
+        h, w = (side - side % factor for side in img.shape)
+        img = downscale_local_mean(img[:h, :w], (factor, factor))
+    return img, factor
+
+
 def _power_spectrum(img: np.ndarray) -> np.ndarray:
     """The ``rfft2`` power of the image with each row's mean removed, Hann-windowed."""
     h, w = img.shape
@@ -410,10 +420,7 @@ def estimate_lattice(
         raise ValueError(f"{name}: at least 16 x 16 pixels are needed, got {img.shape}")
     if max_side < 16:
         raise ValueError(f"max_side must be at least 16, got {max_side}")
-    factor = max(1, math.ceil(max(img.shape) / max_side))
-    if factor > 1:
-        h, w = (s - s % factor for s in img.shape)
-        img = downscale_local_mean(img[:h, :w], (factor, factor))
+    img, factor = _block_averaged(img, max_side)
     if np.ptp(img) == 0:
         return LatticeEstimate.none()
     power = _power_spectrum(img)
@@ -537,10 +544,7 @@ def bragg_contrast(
         estimate = estimate_lattice(img, max_side=max_side, name=name)
     if not np.isfinite(estimate.a).all():
         return 0.0
-    factor = max(1, math.ceil(max(img.shape) / max_side))
-    if factor > 1:
-        h, w = (s - s % factor for s in img.shape)
-        img = downscale_local_mean(img[:h, :w], (factor, factor))
+    img, factor = _block_averaged(img, max_side)
     if np.ptp(img) == 0:
         return 0.0
     return _bragg_contrast(
