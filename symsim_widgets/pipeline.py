@@ -142,15 +142,17 @@ def embed_collection(
         arrays = FeatureBlend(embeddings, len(collection)).branches
     items = collection.items
     if "symmetry" in arrays:
-        from symsim_widgets.embedding import resolve_cache
+        if embeddings is not None:  # the vectors came from the caller: no cache opened yet
+            from symsim_widgets.embedding import resolve_cache
 
+            store = resolve_cache(cache)
         items = _with_predictions(
             collection,
             items,
             arrays["symmetry"],
             notices,
             strict=embeddings is None,
-            cache=resolve_cache(cache),
+            cache=store,
             lattices=lattices,
         )
     if fingerprints:

@@ -59,7 +59,7 @@ import math
 import threading
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -862,8 +862,7 @@ def _as_row(estimate: LatticeEstimate) -> np.ndarray:
 
 def _from_row(row: np.ndarray) -> LatticeEstimate:
     if row[1] < 0.5:
-        nan = np.array([np.nan, np.nan])
-        return LatticeEstimate(a=nan, b=nan.copy(), periodicity=float(row[0]))
+        return replace(LatticeEstimate.none(), periodicity=float(row[0]))
     return LatticeEstimate(
         a=np.asarray(row[2:4], dtype=float),
         b=np.asarray(row[4:6], dtype=float),
